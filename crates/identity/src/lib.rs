@@ -1,0 +1,42 @@
+//! Ed25519 identity and peer ids for TAZCOM nodes.
+//!
+//! ```
+//! use tazcom_identity::{verify, Identity, PeerId};
+//!
+//! let me = Identity::generate();
+//! let sig = me.sign(b"hello");
+//!
+//! // Peers know each other by `PeerId`, whose wire form is 64 lowercase hex chars.
+//! let wire = me.peer_id().to_string();
+//! let peer: PeerId = wire.parse()?;
+//! verify(&peer, b"hello", &sig)?;
+//! assert!(verify(&peer, b"hellO", &sig).is_err());
+//! println!("peer id {peer} (short {})", peer.short());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A node keeps its identity across restarts in a key file:
+//! [`Identity::load_or_generate`] loads it, or creates it (mode 0600,
+//! atomically, never overwriting an existing file) on first start.
+//!
+//! Layout, one module per concept:
+//! - [`peer_id`]: [`PeerId`], the public key bytes and their hex wire form.
+//! - [`identity`]: [`Identity`], the keypair; signing.
+//! - [`signature`]: [`verify`], strict signature verification.
+//! - [`key_file`]: loading and creating the key file.
+//! - [`error`]: [`PeerIdError`], [`IdentityError`], [`KeyFileError`].
+//!
+//! [`Signature`] and [`VerifyingKey`] are re-exported from `ed25519-dalek` so
+//! users need not depend on it. Formats and protocols: `docs/identity.md`.
+
+pub mod error;
+pub mod identity;
+pub mod key_file;
+pub mod peer_id;
+pub mod signature;
+
+pub use ed25519_dalek::{Signature, VerifyingKey};
+pub use error::{IdentityError, KeyFileError, PeerIdError};
+pub use identity::{Identity, SEED_LEN};
+pub use peer_id::{PeerId, PEER_ID_HEX_LEN, PEER_ID_LEN, PEER_ID_SHORT_LEN};
+pub use signature::verify;

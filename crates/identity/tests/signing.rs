@@ -1,0 +1,93 @@
+//! Identity, signing and strict verification.
+
+use tazcom_identity::{verify, Identity, IdentityError, PeerId, PeerIdError, Signature};
+
+#[test]
+fn same_seed_same_peer_id() {
+    let a = Identity::from_seed([3; 32]);
+    let b = Identity::from_seed([3; 32]);
+    let c = Identity::from_seed([4; 32]);
+    assert_eq!(a.peer_id(), b.peer_id());
+    assert_ne!(a.peer_id(), c.peer_id());
+    assert_eq!(a.peer_id(), PeerId::from(&a.verifying_key()));
+}
+
+#[test]
+fn generate_gives_distinct_identities() {
+    assert_ne!(
+        Identity::generate().peer_id(),
+        Identity::generate().peer_id()
+    );
+}
+
+#[test]
+fn sign_then_verify_ok() {
+    let id = Identity::generate();
+    let sig = id.sign(b"greeting");
+    assert_eq!(verify(&id.peer_id(), b"greeting", &sig), Ok(()));
+}
+
+#[test]
+fn tampered_message_signature_or_signer_is_rejected() {
+    let id = Identity::from_seed([1; 32]);
+    let other = Identity::from_seed([2; 32]);
+    let sig = id.sign(b"greeting");
+    let bad = IdentityError::BadSignature {
+        peer: id.peer_id().to_string(),
+    };
+
+    assert_eq!(verify(&id.peer_id(), b"greetinG", &sig), Err(bad.clone()));
+
+    let mut bytes = sig.to_bytes();
+    bytes[0] ^= 1;
+    assert_eq!(
+        verify(&id.peer_id(), b"greeting", &Signature::from_bytes(&bytes)),
+        Err(bad)
+    );
+
+    assert_eq!(
+        verify(&other.peer_id(), b"greeting", &sig),
+        Err(IdentityError::BadSignature {
+            peer: other.peer_id().to_string()
+        })
+    );
+}
+
+#[test]
+fn non_point_peer_id_is_an_error_not_a_panic() {
+    let mut bytes = [0u8; 32];
+    bytes[0] = 2; // y = 2 has no x on the curve
+    let peer = PeerId::from_bytes(bytes);
+    let sig = Identity::generate().sign(b"x");
+    assert_eq!(
+        verify(&peer, b"x", &sig),
+        Err(IdentityError::InvalidPeerId(PeerIdError::InvalidKey {
+            peer: peer.to_string()
+        }))
+    );
+}
+
+#[test]
+fn weak_identity_point_key_is_rejected() {
+    // The identity point (y = 1) is a valid encoding but a weak key:
+    // verify_strict must refuse it whatever the signature.
+    let mut bytes = [0u8; 32];
+    bytes[0] = 1;
+    let peer = PeerId::from_bytes(bytes);
+    assert!(peer.verifying_key().is_ok());
+    let sig = Signature::from_bytes(&[0u8; 64]);
+    assert!(matches!(
+        verify(&peer, b"x", &sig),
+        Err(IdentityError::BadSignature { .. })
+    ));
+}
+
+#[test]
+fn debug_does_not_leak_the_secret() {
+    let seed = [0x5a; 32];
+    let id = Identity::from_seed(seed);
+    let dbg = format!("{id:?}");
+    assert!(dbg.contains(&id.peer_id().short()), "{dbg}");
+    assert!(!dbg.contains(&hex::encode(seed)), "{dbg}");
+    assert!(!dbg.contains("5a, 5a") && !dbg.contains("90, 90"), "{dbg}");
+}
