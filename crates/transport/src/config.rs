@@ -1,0 +1,302 @@
+//! [`TransportConfig`]: limits and timeouts of the listener and the client.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::message::MAX_LINE_BYTES;
+
+/// Default line limit in bytes, newline included: the wire limit of
+/// `docs/wire.md` (the Python prototype's `MESSAGE_SIZE_LIMIT`).
+pub const DEFAULT_MAX_LINE_BYTES: usize = MAX_LINE_BYTES;
+/// Smallest accepted `max_line_bytes`: room for a HELLO line (91 bytes)
+/// with some to spare.
+pub const MIN_LINE_BYTES: usize = 128;
+/// Largest accepted `max_line_bytes` (1 MiB), bounding per-connection memory.
+pub const MAX_MAX_LINE_BYTES: usize = 1 << 20;
+/// Default time the server waits for one complete line: 5000 ms, the
+/// prototype's read timeout.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_millis(5000);
+/// Default time the client waits for the TCP connection: 3000 ms.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(3000);
+/// Default time allowed for writing one line (client and server): 5000 ms.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_millis(5000);
+/// Default time the client waits for the `ACK` line after writing: 5000 ms
+/// (a peer that received a line answers or gives up within its 5 s read timeout).
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_millis(5000);
+/// Default time in-flight connections get to finish on shutdown: 2000 ms.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_millis(2000);
+/// Default maximum number of connections served at once: 256.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Largest accepted `max_connections`.
+pub const MAX_MAX_CONNECTIONS: usize = 65_536;
+/// Largest accepted timeout or grace period: 24 h.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Limits and timeouts of the transport. Always valid: it can only be made
+/// by [`TransportConfig::default`] or a [`TransportConfigBuilder`], which
+/// validates.
+///
+/// | setting | default | used by |
+/// |---|---|---|
+/// | `max_line_bytes` | 1024 bytes (newline included) | server reads, client writes and reply reads |
+/// | `read_timeout` | 5000 ms per line | server |
+/// | `connect_timeout` | 3000 ms | client |
+/// | `write_timeout` | 5000 ms per line | client and server (`ACK`) |
+/// | `ack_timeout` | 5000 ms | client |
+/// | `shutdown_grace` | 2000 ms | server shutdown |
+/// | `max_connections` | 256 | server |
+///
+/// ```
+/// use std::time::Duration;
+/// use tazcom_transport::TransportConfig;
+///
+/// let config = TransportConfig::builder()
+///     .read_timeout(Duration::from_millis(200))
+///     .build()?;
+/// assert_eq!(config.max_line_bytes(), 1024);
+/// assert!(TransportConfig::builder().max_line_bytes(63).build().is_err());
+/// # Ok::<(), tazcom_transport::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportConfig {
+    max_line_bytes: usize,
+    read_timeout: Duration,
+    connect_timeout: Duration,
+    write_timeout: Duration,
+    ack_timeout: Duration,
+    shutdown_grace: Duration,
+    max_connections: usize,
+}
+
+impl Default for TransportConfig {
+    /// The defaults of the table above, compatible with the Python prototype.
+    fn default() -> TransportConfig {
+        TransportConfig {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            ack_timeout: DEFAULT_ACK_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+impl TransportConfig {
+    /// A builder starting from the defaults.
+    pub fn builder() -> TransportConfigBuilder {
+        TransportConfigBuilder {
+            config: TransportConfig::default(),
+        }
+    }
+
+    /// Checks every value's range.
+    ///
+    /// # Errors
+    ///
+    /// - [`ConfigError::LineLimitOutOfRange`]: `max_line_bytes` outside
+    ///   [`MIN_LINE_BYTES`]`..=`[`MAX_MAX_LINE_BYTES`] (128..=1048576).
+    /// - [`ConfigError::TimeoutOutOfRange`]: a timeout or the grace period is
+    ///   zero or above [`MAX_TIMEOUT`] (24 h).
+    /// - [`ConfigError::ConnectionsOutOfRange`]: `max_connections` outside
+    ///   1..=[`MAX_MAX_CONNECTIONS`] (65536).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(MIN_LINE_BYTES..=MAX_MAX_LINE_BYTES).contains(&self.max_line_bytes) {
+            return Err(ConfigError::LineLimitOutOfRange {
+                value: self.max_line_bytes,
+                min: MIN_LINE_BYTES,
+                max: MAX_MAX_LINE_BYTES,
+            });
+        }
+        let timeouts = [
+            ("read_timeout", self.read_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("write_timeout", self.write_timeout),
+            ("ack_timeout", self.ack_timeout),
+            ("shutdown_grace", self.shutdown_grace),
+        ];
+        for (name, value) in timeouts {
+            if value.is_zero() || value > MAX_TIMEOUT {
+                return Err(ConfigError::TimeoutOutOfRange {
+                    name,
+                    value,
+                    max: MAX_TIMEOUT,
+                });
+            }
+        }
+        if !(1..=MAX_MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(ConfigError::ConnectionsOutOfRange {
+                value: self.max_connections,
+                max: MAX_MAX_CONNECTIONS,
+            });
+        }
+        Ok(())
+    }
+
+    /// Longest line accepted or sent, in bytes, newline included.
+    pub fn max_line_bytes(&self) -> usize {
+        self.max_line_bytes
+    }
+
+    /// Server: longest wait for one complete line, counted from accept or
+    /// from the end of the previous line. Also the idle timeout.
+    pub fn read_timeout(&self) -> Duration {
+        self.read_timeout
+    }
+
+    /// Client: longest wait for the TCP connection to be established.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Client and server: longest time to write one line.
+    pub fn write_timeout(&self) -> Duration {
+        self.write_timeout
+    }
+
+    /// Client: longest wait for the complete reply line after writing.
+    pub fn ack_timeout(&self) -> Duration {
+        self.ack_timeout
+    }
+
+    /// Server: how long in-flight connections may run after
+    /// [`Server::shutdown`](crate::Server::shutdown) before they are aborted.
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace
+    }
+
+    /// Server: connections served at once; further connections wait in the
+    /// OS accept backlog until one finishes.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+}
+
+/// Builds a [`TransportConfig`], starting from the defaults; see
+/// [`TransportConfig::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "call build() to get the TransportConfig"]
+pub struct TransportConfigBuilder {
+    config: TransportConfig,
+}
+
+impl TransportConfigBuilder {
+    /// Sets [`TransportConfig::max_line_bytes`] (bytes, newline included; 128..=1048576).
+    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_line_bytes = bytes;
+        self
+    }
+
+    /// Sets [`TransportConfig::read_timeout`] (non-zero, at most 24 h).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.read_timeout = timeout;
+        self
+    }
+
+    /// Sets [`TransportConfig::connect_timeout`] (non-zero, at most 24 h).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`TransportConfig::write_timeout`] (non-zero, at most 24 h).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Sets [`TransportConfig::ack_timeout`] (non-zero, at most 24 h).
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.config.ack_timeout = timeout;
+        self
+    }
+
+    /// Sets [`TransportConfig::shutdown_grace`] (non-zero, at most 24 h).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// Sets [`TransportConfig::max_connections`] (1..=65536).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.max_connections = connections;
+        self
+    }
+
+    /// Validates and returns the configuration.
+    ///
+    /// # Errors
+    ///
+    /// As [`TransportConfig::validate`].
+    pub fn build(self) -> Result<TransportConfig, ConfigError> {
+        self.config.validate()?;
+        Ok(self.config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_prototype() {
+        let config = TransportConfig::default();
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.max_line_bytes(), 1024);
+        assert_eq!(config.read_timeout(), Duration::from_millis(5000));
+    }
+
+    #[test]
+    fn line_limit_range_is_enforced() {
+        for bytes in [0, 63, MIN_LINE_BYTES - 1, MAX_MAX_LINE_BYTES + 1] {
+            assert!(matches!(
+                TransportConfig::builder().max_line_bytes(bytes).build(),
+                Err(ConfigError::LineLimitOutOfRange { value, .. }) if value == bytes
+            ));
+        }
+        for bytes in [MIN_LINE_BYTES, MAX_MAX_LINE_BYTES] {
+            assert!(TransportConfig::builder()
+                .max_line_bytes(bytes)
+                .build()
+                .is_ok());
+        }
+    }
+
+    #[test]
+    fn zero_and_huge_timeouts_are_rejected() {
+        let zero = TransportConfig::builder()
+            .ack_timeout(Duration::ZERO)
+            .build();
+        assert!(matches!(
+            zero,
+            Err(ConfigError::TimeoutOutOfRange {
+                name: "ack_timeout",
+                ..
+            })
+        ));
+        let huge = TransportConfig::builder()
+            .shutdown_grace(Duration::MAX)
+            .build();
+        assert!(matches!(
+            huge,
+            Err(ConfigError::TimeoutOutOfRange {
+                name: "shutdown_grace",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn connection_limit_range_is_enforced() {
+        for value in [0, MAX_MAX_CONNECTIONS + 1] {
+            assert_eq!(
+                TransportConfig::builder().max_connections(value).build(),
+                Err(ConfigError::ConnectionsOutOfRange {
+                    value,
+                    max: MAX_MAX_CONNECTIONS
+                })
+            );
+        }
+    }
+}

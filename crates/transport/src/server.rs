@@ -1,0 +1,219 @@
+//! [`Listener`] and [`Server`]: accept connections and serve each in its own
+//! task (`docs/transport.md`).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinError, JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use crate::config::TransportConfig;
+use crate::connection::{serve_connection, ConnectionContext};
+use crate::error::TransportError;
+use crate::event::InboundEvent;
+use crate::stats::{Counters, TransportStats};
+
+/// Pause after a failed `accept()` (e.g. out of file descriptors), so the
+/// loop does not spin while the condition lasts.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A bound TCP listener that is not serving yet.
+///
+/// Binding first and serving second lets the caller learn the OS-assigned
+/// port ([`Listener::local_addr`]) before announcing it (DNS-SD SRV port,
+/// `docs/wire.md`).
+#[derive(Debug)]
+pub struct Listener {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    config: TransportConfig,
+}
+
+impl Listener {
+    /// Binds a TCP listener on `addr` (port 0: the OS picks a free port).
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Bind`] when the address is in use, not local, or
+    /// not permitted.
+    pub async fn bind(
+        addr: SocketAddr,
+        config: TransportConfig,
+    ) -> Result<Listener, TransportError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| TransportError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| TransportError::Bind { addr, source })?;
+        Ok(Listener {
+            listener,
+            local_addr,
+            config,
+        })
+    }
+
+    /// The address actually bound, with the OS-assigned port.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The configuration connections will be served with.
+    pub fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    /// Starts serving: accepts connections (at most
+    /// [`TransportConfig::max_connections`] at once) and serves each in its
+    /// own task. Valid HELLOs are sent to `events`; the send is awaited
+    /// before the `ACK`, so a full channel slows peers down rather than
+    /// dropping events.
+    ///
+    /// Dropping the returned [`Server`] starts a shutdown in the background;
+    /// call [`Server::shutdown`] to wait for it.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a Tokio runtime (it spawns the accept task).
+    pub fn serve(self, events: mpsc::Sender<InboundEvent>) -> Server {
+        let counters = Arc::new(Counters::default());
+        let shutdown = CancellationToken::new();
+        let ctx = Arc::new(ConnectionContext {
+            config: self.config,
+            counters: Arc::clone(&counters),
+            events,
+            shutdown: shutdown.clone(),
+        });
+        info!(local_addr = %self.local_addr, "TCP server started");
+        let accept_task = tokio::spawn(accept_loop(self.listener, ctx));
+        Server {
+            local_addr: self.local_addr,
+            counters,
+            shutdown,
+            accept_task: Some(accept_task),
+        }
+    }
+}
+
+/// A running server, returned by [`Listener::serve`].
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    counters: Arc<Counters>,
+    shutdown: CancellationToken,
+    accept_task: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A snapshot of the counters since [`Listener::serve`].
+    pub fn stats(&self) -> TransportStats {
+        self.counters.snapshot()
+    }
+
+    /// Stops the server and returns when it is fully stopped:
+    ///
+    /// 1. stops accepting and closes the listening socket (new connections
+    ///    are refused from then on);
+    /// 2. closes connections that are between lines at once; lets those in
+    ///    the middle of a line finish it (and get their `ACK`) for up to
+    ///    [`TransportConfig::shutdown_grace`];
+    /// 3. aborts whatever is still running after the grace period.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.accept_task.take() {
+            log_join_error(task.await);
+        }
+        info!(local_addr = %self.local_addr, "TCP server stopped");
+    }
+}
+
+impl Drop for Server {
+    /// Starts the shutdown sequence of [`Server::shutdown`] without waiting.
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Accepts until shutdown, then closes the listener and drains connections.
+async fn accept_loop(listener: TcpListener, ctx: Arc<ConnectionContext>) {
+    let slots = Arc::new(Semaphore::new(ctx.config.max_connections()));
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            () = ctx.shutdown.cancelled() => break,
+            Some(done) = connections.join_next() => log_join_error(done),
+            accepted = accept_with_slot(&listener, &slots) => match accepted {
+                Ok((stream, remote, slot)) => {
+                    Counters::bump(&ctx.counters.connections_accepted);
+                    debug!(%remote, "connection accepted");
+                    let ctx = Arc::clone(&ctx);
+                    connections.spawn(async move {
+                        serve_connection(stream, remote, ctx).await;
+                        drop(slot);
+                    });
+                }
+                Err(error) => {
+                    Counters::bump(&ctx.counters.accept_errors);
+                    warn!(%error, "accept failed; retrying in 100 ms");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    drain(connections, ctx.config.shutdown_grace()).await;
+}
+
+/// Waits for a free connection slot, then for a connection.
+async fn accept_with_slot(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> io::Result<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    let slot = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .map_err(|_| io::Error::other("connection slots closed"))?;
+    let (stream, remote) = listener.accept().await?;
+    Ok((stream, remote, slot))
+}
+
+/// Lets connections finish for up to `grace`, then aborts the rest.
+async fn drain(mut connections: JoinSet<()>, grace: Duration) {
+    let deadline = tokio::time::sleep(grace);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            () = &mut deadline => {
+                if !connections.is_empty() {
+                    warn!(aborted = connections.len(), "shutdown grace elapsed; aborting connections");
+                }
+                connections.shutdown().await;
+                return;
+            }
+            next = connections.join_next() => match next {
+                Some(done) => log_join_error(done),
+                None => return,
+            },
+        }
+    }
+}
+
+/// Logs a task that panicked (a bug); cancellations are expected.
+fn log_join_error(result: Result<(), JoinError>) {
+    if let Err(join_error) = result {
+        if join_error.is_panic() {
+            error!(error = %join_error, "transport task panicked");
+        }
+    }
+}
