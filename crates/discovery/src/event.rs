@@ -1,0 +1,103 @@
+//! What a discovery source reports: [`DiscoveryEvent`] and [`PeerInfo`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use tazcom_identity::{PeerId, PeerIdError};
+
+/// A peer as seen by a discovery source.
+///
+/// For mDNS the fields come from the peer's DNS-SD records (docs/wire.md):
+/// the TXT `id` gives `peer_id`, the SRV port and the A/AAAA records give
+/// `addrs`, and the other TXT keys are kept in `txt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer id the peer claims (TXT `id`). Not yet proven: the transport
+    /// greeting proves it.
+    pub peer_id: PeerId,
+    /// Where the peer's TCP listener can be reached, sorted (IPv4 before
+    /// IPv6), never empty. IPv6 link-local addresses carry the interface
+    /// index as scope id.
+    pub addrs: Vec<SocketAddr>,
+    /// The DNS-SD instance label, e.g. `TAZCOM Node 1a2b3c4d` (not the full
+    /// name with the service type). Static peers use `static:<64 hex id>`.
+    pub instance_name: String,
+    /// All TXT entries, keys lowercased (RFC 6763 §6.4: keys are
+    /// case-insensitive), including `id`. A key without `=` maps to `""`.
+    /// Entries whose value is not UTF-8 are left out.
+    pub txt: BTreeMap<String, String>,
+}
+
+/// A change in the set of known peers, as reported by a
+/// [`Discovery`](crate::Discovery) source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DiscoveryEvent {
+    /// A peer was seen for the first time (under this instance name).
+    Discovered(PeerInfo),
+    /// A known peer's addresses, port or TXT entries changed. Carries the new
+    /// complete state.
+    Updated(PeerInfo),
+    /// A peer went away: mDNS goodbye (TTL 0, RFC 6762 §10.1) or expiry of
+    /// its records. `peer_id` is `Some` when the instance had been reported
+    /// as `Discovered`, `None` when it had only been `Rejected`.
+    Removed {
+        /// The DNS-SD instance label that went away.
+        instance_name: String,
+        /// The peer id last seen under that instance, if any.
+        peer_id: Option<PeerId>,
+    },
+    /// A service instance was seen but refused (e.g. bad TXT `id`). The
+    /// source also counts it in [`DiscoveryStats::rejected`](crate::DiscoveryStats::rejected)
+    /// and logs it with the instance name.
+    Rejected {
+        /// The DNS-SD instance label of the refused service.
+        instance_name: String,
+        /// Why it was refused.
+        reason: RejectReason,
+    },
+}
+
+impl DiscoveryEvent {
+    /// The instance label the event is about.
+    pub fn instance_name(&self) -> &str {
+        match self {
+            DiscoveryEvent::Discovered(info) | DiscoveryEvent::Updated(info) => &info.instance_name,
+            DiscoveryEvent::Removed { instance_name, .. }
+            | DiscoveryEvent::Rejected { instance_name, .. } => instance_name,
+        }
+    }
+
+    /// The peer id the event is about, when known.
+    pub fn peer_id(&self) -> Option<PeerId> {
+        match self {
+            DiscoveryEvent::Discovered(info) | DiscoveryEvent::Updated(info) => Some(info.peer_id),
+            DiscoveryEvent::Removed { peer_id, .. } => *peer_id,
+            DiscoveryEvent::Rejected { .. } => None,
+        }
+    }
+}
+
+/// Why a discovered service instance was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// The TXT record has no `id` key.
+    #[error("TXT record has no `id` key; docs/wire.md requires id=<64 lowercase hex peer id>")]
+    MissingId,
+    /// The TXT `id` value is not UTF-8.
+    #[error("TXT `id` value is not UTF-8; expected 64 lowercase hex characters")]
+    NonUtf8Id,
+    /// The TXT `id` value is not a peer id.
+    #[error("TXT `id` value {value:?} is not a peer id: {source}")]
+    InvalidId {
+        /// The value as received (at most 255 bytes, the TXT string limit).
+        value: String,
+        /// Why it does not parse.
+        #[source]
+        source: PeerIdError,
+    },
+    /// The SRV record gives port 0, where no TCP listener can be.
+    #[error("SRV port is 0; the peer published no usable TCP port")]
+    ZeroPort,
+}

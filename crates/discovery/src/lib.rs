@@ -1,0 +1,89 @@
+//! Peer discovery for TAZCOM: DNS-SD over mDNS and static peer lists.
+//!
+//! Start a source with the [`LocalService`] this node offers, then read
+//! [`DiscoveryEvent`]s from the channel it returns:
+//!
+//! ```no_run
+//! // no_run: needs multicast on the chosen interface (here loopback).
+//! use tazcom_discovery::{Discovery, DiscoveryEvent, LocalService, MdnsConfig, MdnsDiscovery};
+//! use tazcom_identity::PeerId;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let me = PeerId::from_bytes([7; 32]); // this node's id, from its identity
+//!     let config = MdnsConfig::default().with_interfaces(["lo"]);
+//!     let mut mdns = MdnsDiscovery::new(config)?;
+//!     // Publish our TCP listener port (4000) and browse `_tazcom._tcp.local.`.
+//!     let mut events = mdns.start(LocalService::new(me, 4000).with_txt("v", "1")).await?;
+//!     while let Some(event) = events.recv().await {
+//!         match event {
+//!             DiscoveryEvent::Discovered(peer) => println!("{} at {:?}", peer.peer_id, peer.addrs),
+//!             DiscoveryEvent::Removed { instance_name, .. } => {
+//!                 println!("{instance_name} left");
+//!                 break;
+//!             }
+//!             other => println!("{other:?}"),
+//!         }
+//!     }
+//!     mdns.shutdown().await?; // sends the goodbye, then stops the daemon
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Without multicast, list the peers as `PEERID@IP:PORT`:
+//!
+//! ```
+//! use tazcom_discovery::{Discovery, DiscoveryEvent, LocalService, StaticDiscovery};
+//! use tazcom_identity::PeerId;
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let peer = "ab".repeat(32);
+//!     let mut source = StaticDiscovery::from_entries([format!("{peer}@192.168.1.10:4000")])?;
+//!     let me = PeerId::from_bytes([1; 32]);
+//!     let mut events = source.start(LocalService::new(me, 4000)).await?;
+//!     match events.recv().await {
+//!         Some(DiscoveryEvent::Discovered(info)) => {
+//!             assert_eq!(info.peer_id.to_string(), peer);
+//!             assert_eq!(info.addrs, ["192.168.1.10:4000".parse()?]);
+//!         }
+//!         other => panic!("expected Discovered, got {other:?}"),
+//!     }
+//!     source.shutdown().await?;
+//!     assert!(events.recv().await.is_none(), "the stream ends at shutdown");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Parts
+//!
+//! - [`Discovery`]: the trait every source implements (start, shutdown,
+//!   name, stats), so other sources can plug in.
+//! - [`MdnsDiscovery`] with [`MdnsConfig`]: publishes `TAZCOM Node <short id>`
+//!   under `_tazcom._tcp.local.` with TXT `id=<64 hex>` and browses for the
+//!   same type; interoperates with the Python prototype (python-zeroconf).
+//! - [`StaticDiscovery`]: a fixed list of [`StaticPeer`]s.
+//! - [`wire`]: the published names and TXT keys (docs/wire.md).
+//!
+//! Received data is never trusted: an instance with a missing or invalid
+//! TXT `id` becomes [`DiscoveryEvent::Rejected`], is counted in
+//! [`DiscoveryStats`] and logged. A discovered peer id is only a claim until
+//! the transport greeting proves it. See docs/discovery.md.
+
+mod error;
+mod event;
+mod mdns;
+mod source;
+mod static_source;
+mod stats;
+pub mod wire;
+
+pub use error::{DiscoveryError, ServiceTypeError, StaticPeerError};
+pub use event::{DiscoveryEvent, PeerInfo, RejectReason};
+pub use mdns::{
+    validate_service_type, InterfaceSelection, MdnsConfig, MdnsDiscovery, DEFAULT_EVENT_CAPACITY,
+    DEFAULT_MDNS_PORT, DEFAULT_SHUTDOWN_TIMEOUT, SERVICE_NAME_MAX_LEN,
+};
+pub use source::{Discovery, LocalService};
+pub use static_source::{StaticDiscovery, StaticPeer, STATIC_INSTANCE_PREFIX};
+pub use stats::DiscoveryStats;
