@@ -1,0 +1,61 @@
+//! State shared by the node's tasks.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tazcom_identity::PeerId;
+use tazcom_registry::PeerRegistry;
+use tazcom_transport::TransportConfig;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::NodeEvent;
+use crate::metrics::Counters;
+use crate::tasks::Tasks;
+
+/// Greeting policy (see [`NodeBuilder::greeting`](crate::NodeBuilder::greeting)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GreetingPolicy {
+    /// Rounds over the peer's addresses before giving up. Default 3.
+    pub attempts: u32,
+    /// Pause before round n+1 is n × this. Default 250 ms.
+    pub backoff: Duration,
+}
+
+impl Default for GreetingPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub peer_id: PeerId,
+    pub registry: PeerRegistry,
+    pub events: broadcast::Sender<NodeEvent>,
+    pub counters: Counters,
+    pub transport: TransportConfig,
+    pub greeting: GreetingPolicy,
+    /// The address set each peer was last greeted at: a peer is greeted
+    /// once per distinct set.
+    pub greeted: Mutex<HashMap<PeerId, Vec<SocketAddr>>>,
+    pub tasks: Tasks,
+    pub cancel: CancellationToken,
+}
+
+impl Shared {
+    /// Sends an event to every subscriber (none listening is fine).
+    pub(crate) fn emit(&self, event: NodeEvent) {
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn greeted(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, Vec<SocketAddr>>> {
+        self.greeted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub(crate) type SharedRef = Arc<Shared>;
