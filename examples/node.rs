@@ -1,0 +1,181 @@
+//! Runs one TAZCOM node: announces itself over DNS-SD/mDNS, discovers and
+//! greets peers, and reports what happens.
+//!
+//! ```sh
+//! cargo run --example node -- --interface lo --json
+//! ```
+//!
+//! Logs go to stderr (`RUST_LOG`, default `info`). With `--json`, stdout
+//! carries one JSON object per line, flushed per line:
+//! `{"event":E,"t_ms":<unix ms>,...}` with E one of `ready` (`peer`, `addr`),
+//! `discovered` / `updated` (`peer`, `addr`, `addrs`), `removed` (`peer`),
+//! `hello_acked` (`peer`, `addr`, `rtt_us`), `hello_failed` (`peer`,
+//! `reason`), `hello_received` (`peer`, `remote`, `verified`), `rejected`
+//! (`reason`), `stopped`. Ctrl-C or SIGTERM shuts the node down gracefully
+//! (goodbye sent) and prints `stopped`.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde_json::{json, Value};
+use tazcom_discovery::{MdnsConfig, StaticPeer};
+use tazcom_node::{Node, NodeEvent};
+use tazcom_registry::unix_ms;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Run a TAZCOM node.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Key file (created with mode 0600 if missing).
+    #[arg(long, default_value = "node.key")]
+    key: PathBuf,
+    /// TCP port to listen on (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// IP address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    listen: IpAddr,
+    /// Network interface for mDNS, repeatable (`lo` allowed). Default: every
+    /// non-loopback interface.
+    #[arg(long = "interface", value_name = "NAME")]
+    interfaces: Vec<String>,
+    /// DNS-SD service type to publish and browse.
+    #[arg(long, default_value = tazcom_discovery::wire::SERVICE_TYPE)]
+    service_type: String,
+    /// mDNS UDP port.
+    #[arg(long, default_value_t = tazcom_discovery::DEFAULT_MDNS_PORT)]
+    mdns_port: u16,
+    /// A static peer `PEERID@IP:PORT`, repeatable (for networks without multicast).
+    #[arg(long = "peer", value_name = "PEERID@IP:PORT")]
+    peers: Vec<StaticPeer>,
+    /// Announce this node as a validator (TXT `caps=validator`).
+    #[arg(long)]
+    validator: bool,
+    /// Print events as JSON lines on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "node failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut mdns = MdnsConfig::default()
+        .with_service_type(args.service_type)
+        .with_mdns_port(args.mdns_port);
+    if !args.interfaces.is_empty() {
+        mdns = mdns.with_interfaces(args.interfaces);
+    }
+    let mut builder = Node::builder()
+        .key_file(args.key)
+        .listen(SocketAddr::new(args.listen, args.port))
+        .validator(args.validator)
+        .mdns(mdns);
+    if !args.peers.is_empty() {
+        builder = builder.static_peers(args.peers);
+    }
+    let node = builder.start().await?;
+    let printer = tokio::spawn(print_events(node.events(), args.json));
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    let result = node.shutdown().await;
+    // The printer ends after `stopped`.
+    printer.await?;
+    Ok(result?)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
+}
+
+async fn print_events(mut events: tokio::sync::broadcast::Receiver<NodeEvent>, json: bool) {
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "event printer fell behind");
+                continue;
+            }
+            Err(RecvError::Closed) => break,
+        };
+        let stopped = event == NodeEvent::Stopped;
+        let line = if json {
+            to_json(&event).to_string()
+        } else {
+            format!("{event:?}")
+        };
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            break; // stdout closed: nobody is listening
+        }
+        if stopped {
+            break;
+        }
+    }
+}
+
+/// One event as the documented JSON object.
+fn to_json(event: &NodeEvent) -> Value {
+    let mut v = match event {
+        NodeEvent::Ready { peer, addr } => {
+            json!({"event": "ready", "peer": peer.to_string(), "addr": addr.to_string()})
+        }
+        NodeEvent::Discovered { peer, addrs } => addr_event("discovered", peer, addrs),
+        NodeEvent::Updated { peer, addrs } => addr_event("updated", peer, addrs),
+        NodeEvent::Removed { peer } => json!({"event": "removed", "peer": peer.to_string()}),
+        NodeEvent::HelloAcked { peer, addr, rtt } => json!({
+            "event": "hello_acked", "peer": peer.to_string(), "addr": addr.to_string(),
+            "rtt_us": u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX),
+        }),
+        NodeEvent::HelloFailed { peer, reason } => {
+            json!({"event": "hello_failed", "peer": peer.to_string(), "reason": reason})
+        }
+        NodeEvent::HelloReceived {
+            peer,
+            remote,
+            verified,
+        } => json!({
+            "event": "hello_received", "peer": peer.to_string(),
+            "remote": remote.to_string(), "verified": verified,
+        }),
+        NodeEvent::Rejected { reason } => json!({"event": "rejected", "reason": reason}),
+        NodeEvent::Stopped => json!({"event": "stopped"}),
+        other => json!({"event": "other", "debug": format!("{other:?}")}),
+    };
+    v["t_ms"] = json!(unix_ms());
+    v
+}
+
+fn addr_event(name: &str, peer: &tazcom_identity::PeerId, addrs: &[SocketAddr]) -> Value {
+    let all: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    json!({"event": name, "peer": peer.to_string(), "addr": all.first(), "addrs": all})
+}

@@ -1,0 +1,234 @@
+//! End to end, as processes: `node` examples on loopback find and greet each
+//! other over real mDNS, a third joins, and a SIGTERMed one is removed.
+//!
+//! mDNS must never reach a real network, so this test refuses to run unless
+//! loopback is the only interface with an address; run it through
+//! `scripts/test.sh` (a private network namespace), or:
+//! `unshare -n sh -c 'ip link set lo up; cargo test --test node_processes'`.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// One event line from one node.
+struct Line {
+    node: usize,
+    json: Value,
+}
+
+/// Node processes, killed when dropped (also when an assertion fails).
+struct Nodes {
+    children: Vec<Child>,
+    peers: Vec<String>,
+    tx: mpsc::Sender<Line>,
+    rx: mpsc::Receiver<Line>,
+    dir: tempfile::TempDir,
+    service_type: String,
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn node_binary() -> PathBuf {
+    // target/debug/deps/<this test> → target/debug/examples/node
+    let exe = std::env::current_exe().expect("test executable path");
+    let debug = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = debug.join("examples").join("node");
+    assert!(
+        bin.exists(),
+        "{} not built (cargo test builds examples)",
+        bin.display()
+    );
+    bin
+}
+
+fn require_private_network() {
+    let interfaces = if_addrs::get_if_addrs().expect("list interfaces");
+    let outside: Vec<_> = interfaces
+        .iter()
+        .filter(|i| !i.is_loopback())
+        .map(|i| i.name.clone())
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "refusing to run mDNS with non-loopback interfaces up ({outside:?}); \
+         run scripts/test.sh (private network namespace)"
+    );
+}
+
+impl Nodes {
+    fn new() -> Self {
+        require_private_network();
+        let (tx, rx) = mpsc::channel();
+        // A random service type per run: parallel runs never see each other.
+        let tag = {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one(std::process::id()) as u32
+        };
+        Self {
+            children: Vec::new(),
+            peers: Vec::new(),
+            tx,
+            rx,
+            dir: tempfile::tempdir().expect("temp dir"),
+            service_type: format!("_tz{:08x}._tcp.local.", tag),
+        }
+    }
+
+    /// Starts node `i` (its index) and returns its peer id from `ready`.
+    fn start(&mut self) -> usize {
+        let i = self.children.len();
+        let mut child = Command::new(node_binary())
+            .args([
+                "--interface",
+                "lo",
+                "--json",
+                "--service-type",
+                &self.service_type,
+            ])
+            .arg("--key")
+            .arg(self.dir.path().join(format!("n{i}.key")))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn node");
+        let stdout = child.stdout.take().expect("stdout");
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let json = serde_json::from_str(&line).expect("each stdout line is JSON");
+                if tx.send(Line { node: i, json }).is_err() {
+                    break;
+                }
+            }
+        });
+        self.children.push(child);
+        let ready = self.wait_for(Duration::from_secs(10), |l| {
+            l.node == i && l.json["event"] == "ready"
+        });
+        assert_eq!(ready.len(), 1);
+        self.peers
+            .push(ready[0].json["peer"].as_str().expect("peer").to_owned());
+        i
+    }
+
+    /// Collects lines until `done` holds for the set seen so far.
+    fn wait_until(&self, limit: Duration, mut done: impl FnMut(&Line) -> bool) -> bool {
+        let start = Instant::now();
+        loop {
+            let left = limit.checked_sub(start.elapsed()).unwrap_or_default();
+            match self.rx.recv_timeout(left) {
+                Ok(line) if done(&line) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn wait_for(&self, limit: Duration, want: impl Fn(&Line) -> bool) -> Vec<Line> {
+        let mut keep = None;
+        let done = self.wait_until(limit, |l| {
+            if want(l) {
+                keep = Some(Line {
+                    node: l.node,
+                    json: l.json.clone(),
+                });
+                true
+            } else {
+                false
+            }
+        });
+        assert!(done, "no matching event within {limit:?}");
+        keep.into_iter().collect()
+    }
+
+    /// Waits until every directed pair among `nodes` has `discovered` and
+    /// `hello_acked`; `seen` holds every (node, event, peer) read so far.
+    fn converge(
+        &self,
+        nodes: &[usize],
+        seen: &mut HashSet<(usize, String, String)>,
+        limit: Duration,
+    ) {
+        let mut needed = Vec::new();
+        for &a in nodes {
+            for &b in nodes.iter().filter(|&&b| b != a) {
+                for ev in ["discovered", "hello_acked"] {
+                    needed.push((a, ev.to_owned(), self.peers[b].clone()));
+                }
+            }
+        }
+        let done = |seen: &HashSet<_>| needed.iter().all(|k| seen.contains(k));
+        if done(seen) {
+            return;
+        }
+        let finished = self.wait_until(limit, |l| {
+            let ev = l.json["event"].as_str().unwrap_or("").to_owned();
+            let peer = l.json["peer"].as_str().unwrap_or("").to_owned();
+            seen.insert((l.node, ev, peer));
+            done(seen)
+        });
+        let missing: Vec<_> = needed.iter().filter(|k| !seen.contains(*k)).collect();
+        assert!(
+            finished,
+            "not converged within {limit:?}; missing (node, event, peer): {missing:?}"
+        );
+    }
+
+    fn sigterm(&mut self, i: usize) {
+        let pid = self.children[i].id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+#[test]
+fn nodes_find_greet_join_and_leave() {
+    let mut nodes = Nodes::new();
+    let mut seen = HashSet::new();
+    let (a, b) = (nodes.start(), nodes.start());
+    nodes.converge(&[a, b], &mut seen, Duration::from_secs(5));
+
+    let c = nodes.start();
+    nodes.converge(&[a, b, c], &mut seen, Duration::from_secs(5));
+
+    nodes.sigterm(a);
+    let gone = nodes.peers[a].clone();
+    let mut waiting: HashSet<usize> = [b, c].into();
+    let mut stopped = false;
+    let done = nodes.wait_until(Duration::from_secs(2), |l| {
+        let ev = l.json["event"].as_str().unwrap_or("");
+        if ev == "removed" && l.json["peer"] == gone.as_str() {
+            waiting.remove(&l.node);
+        }
+        stopped |= l.node == a && ev == "stopped";
+        waiting.is_empty() && stopped
+    });
+    assert!(
+        done,
+        "within 2 s of SIGTERM: still waiting for removal at {waiting:?}, stopped={stopped}"
+    );
+    let status = nodes.children[a].wait().expect("wait");
+    assert!(status.success(), "SIGTERM is a clean exit: {status}");
+    for line in nodes.rx.try_iter() {
+        assert!(
+            line.json["t_ms"].as_u64().is_some(),
+            "every line carries t_ms"
+        );
+    }
+}
