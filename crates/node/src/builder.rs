@@ -13,6 +13,7 @@ use tazcom_registry::{Capabilities, PeerRegistry, Source};
 use tazcom_transport::{Listener, TransportConfig};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::caps::{self, PROTOCOL_VERSION};
 use crate::error::NodeError;
@@ -174,8 +175,9 @@ impl NodeBuilder {
             transport: self.transport,
             greeting: self.greeting,
             greeted: Mutex::new(HashMap::new()),
-            tasks: Tasks::default(),
+            tasks: Tasks::new(tracing::info_span!("node", peer = %identity.peer_id().short())),
             cancel: CancellationToken::new(),
+            registry_writes: tokio::sync::Mutex::new(()),
         });
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
         let server = listener.serve(inbound_tx);
@@ -186,7 +188,11 @@ impl NodeBuilder {
             port: local_addr.port(),
             txt_extra: caps::to_txt(&self.capabilities),
         };
-        let sources = match start_sources(&shared, self.discovery, local).await {
+        let span = shared.tasks.span().clone();
+        let sources = match start_sources(&shared, self.discovery, local)
+            .instrument(span)
+            .await
+        {
             Ok(sources) => sources,
             Err(e) => {
                 shared.cancel.cancel();
@@ -194,7 +200,7 @@ impl NodeBuilder {
                 return Err(e);
             }
         };
-        tracing::info!(peer = %shared.peer_id, addr = %local_addr, "node ready");
+        tracing::info!(parent: shared.tasks.span(), peer = %shared.peer_id, addr = %local_addr, "node ready");
         shared.emit(NodeEvent::Ready {
             peer: shared.peer_id,
             addr: local_addr,

@@ -15,6 +15,7 @@ use crate::shared::SharedRef;
 
 /// Handles one event from a discovery source of kind `source`.
 pub(crate) async fn handle(shared: &SharedRef, source: Source, event: DiscoveryEvent) {
+    let _writes = shared.registry_writes.lock().await;
     match event {
         DiscoveryEvent::Discovered(info) | DiscoveryEvent::Updated(info) => {
             seen(shared, source, info).await;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use tazcom_identity::PeerId;
 use tazcom_transport::send_hello;
+use tracing::Instrument;
 
 use crate::event::NodeEvent;
 use crate::metrics::Counters;
@@ -24,13 +25,17 @@ pub(crate) fn greet_if_new(shared: &SharedRef, peer: PeerId, addrs: &[SocketAddr
         greeted.insert(peer, addrs.to_vec());
     }
     let (task_shared, addrs) = (SharedRef::clone(shared), addrs.to_vec());
-    shared.tasks.spawn(async move {
-        let cancel = task_shared.cancel.clone();
-        tokio::select! {
-            () = greet(&task_shared, peer, &addrs) => {}
-            () = cancel.cancelled() => {}
+    let span = tracing::debug_span!(parent: shared.tasks.span(), "greet", peer = %peer.short());
+    shared.tasks.spawn(
+        async move {
+            let cancel = task_shared.cancel.clone();
+            tokio::select! {
+                () = greet(&task_shared, peer, &addrs) => {}
+                () = cancel.cancelled() => {}
+            }
         }
-    });
+        .instrument(span),
+    );
 }
 
 /// Forgets that `peer` was greeted (it left; greet it again if it returns).

@@ -17,6 +17,7 @@ pub(crate) async fn handle(shared: &SharedRef, event: InboundEvent) {
                 remote,
                 verified: false,
             });
+            let _writes = shared.registry_writes.lock().await;
             let Some(known) = shared.registry.get(&from) else {
                 // Not stored: the claim is unauthenticated and the sender's
                 // listening address is unknown; discovery will add it.

@@ -9,6 +9,7 @@ use tazcom_identity::{Identity, PeerId};
 use tazcom_registry::{PeerEntry, PeerRegistry};
 use tazcom_transport::{Server, TransportStats};
 use tokio::sync::broadcast;
+use tracing::Instrument;
 
 use crate::builder::NodeBuilder;
 use crate::error::NodeError;
@@ -149,6 +150,11 @@ impl Node {
     /// [`NodeError::Discovery`] if a source failed to shut down cleanly (the
     /// rest of the shutdown still ran).
     pub async fn shutdown(&self) -> Result<(), NodeError> {
+        let span = self.shared.tasks.span().clone();
+        self.stop().instrument(span).await
+    }
+
+    async fn stop(&self) -> Result<(), NodeError> {
         let running = lock(&self.running)
             .take()
             .ok_or(NodeError::AlreadyStopped)?;

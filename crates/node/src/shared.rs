@@ -45,6 +45,10 @@ pub(crate) struct Shared {
     pub greeted: Mutex<HashMap<PeerId, Vec<SocketAddr>>>,
     pub tasks: Tasks,
     pub cancel: CancellationToken,
+    /// Held across each read-modify-write of the registry by the node's two
+    /// writers (discovery handler, HELLO refresh), so a refresh can neither
+    /// overwrite a newer entry nor bring back a peer removed meanwhile.
+    pub registry_writes: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
