@@ -12,8 +12,8 @@ use tazcom_identity::{PeerId, PeerIdError};
 /// `addrs`, and the other TXT keys are kept in `txt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInfo {
-    /// The peer id the peer claims (TXT `id`). Not yet proven: the transport
-    /// greeting proves it.
+    /// The peer id the peer claims (TXT `id`). Unproven: the plain HELLO/ACK
+    /// greeting carries no signature.
     pub peer_id: PeerId,
     /// Where the peer's TCP listener can be reached, sorted (IPv4 before
     /// IPv6), never empty. IPv6 link-local addresses carry the interface

@@ -67,8 +67,8 @@
 //!
 //! Received data is never trusted: an instance with a missing or invalid
 //! TXT `id` becomes [`DiscoveryEvent::Rejected`], is counted in
-//! [`DiscoveryStats`] and logged. A discovered peer id is only a claim until
-//! the transport greeting proves it. See docs/discovery.md.
+//! [`DiscoveryStats`] and logged. A discovered peer id is only a claim: the
+//! plain HELLO/ACK greeting does not prove it. See docs/discovery.md.
 
 mod error;
 mod event;

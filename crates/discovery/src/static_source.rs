@@ -2,9 +2,8 @@
 //!
 //! Each entry is `PEERID@IP:PORT` ([`StaticPeer`]). The peer id is required
 //! even though only the address is needed to connect: the node's registry is
-//! keyed by peer id, and the transport greeting later proves that the peer
-//! at that address holds the key of that id, so a wrong or stale entry is
-//! caught instead of silently talking to someone else.
+//! keyed by peer id. An authenticated greeting (not yet implemented: the
+//! plain HELLO/ACK proves nothing) is what will catch a wrong or stale entry.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -32,7 +31,7 @@ pub const STATIC_INSTANCE_PREFIX: &str = "static:";
 /// `…@[fe80::1%2]:4000`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StaticPeer {
-    /// The id the peer must prove in the greeting.
+    /// The id the peer is expected to have (a claim until a greeting proves it).
     pub peer_id: PeerId,
     /// Its TCP listener address (port not 0).
     pub addr: SocketAddr,

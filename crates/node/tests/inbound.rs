@@ -1,0 +1,216 @@
+//! Inbound HELLOs: a known sender's entry is refreshed, an unknown sender
+//! is reported and counted but not stored.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::{builder, closed_port, eventually, EventLog, ScriptedDiscovery, WAIT};
+use tazcom_discovery::{DiscoveryEvent, PeerInfo};
+use tazcom_identity::Identity;
+use tazcom_node::{GreetingPolicy, NodeEvent};
+use tazcom_registry::{
+    unix_ms, AsyncObserver, Change, ObserverError, ObserverOptions, PeerEntry, RegistryEvent,
+    Source, Upsert,
+};
+use tazcom_transport::{send_hello, TransportConfig};
+use tokio::sync::{mpsc, Semaphore};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hello_from_a_known_peer_refreshes_its_last_seen() {
+    let a = builder().start().await.expect("start A");
+    let mut events = EventLog::of(&a);
+    let b = Identity::generate().peer_id();
+
+    // A knows B, last seen 10 s ago, at its announced listener address.
+    let announced: SocketAddr = "127.0.0.1:4999".parse().expect("addr");
+    let long_ago = unix_ms() - 10_000;
+    let mut entry = PeerEntry::new(b, Source::Static);
+    entry.addrs = vec![announced];
+    entry.first_seen_ms = long_ago;
+    entry.last_seen_ms = long_ago;
+    let added = a.registry().upsert(entry).await.expect("upsert B");
+    assert_eq!(added, Upsert::Added);
+    let seq_before = a.registry().last_seq();
+
+    send_hello(a.local_addr(), &b, &TransportConfig::default())
+        .await
+        .expect("A acknowledges the HELLO");
+
+    events
+        .expect("HelloReceived from B", WAIT, common::is_hello_received(b))
+        .await;
+    let refreshed = eventually(WAIT, || {
+        a.registry()
+            .get(&b)
+            .is_some_and(|e| e.last_seen_ms > long_ago)
+    })
+    .await;
+    assert!(
+        refreshed,
+        "last_seen_ms not refreshed: {:?}",
+        a.registry().get(&b)
+    );
+    assert!(
+        a.registry().last_seq() > seq_before,
+        "no commit for the refresh"
+    );
+
+    // Only the time moved: the HELLO's ephemeral source port is not an
+    // address to store, and the claim does not make the entry verified.
+    let after = a.registry().get(&b).expect("B still stored");
+    assert_eq!(after.addrs, vec![announced]);
+    assert_eq!(after.source, Source::Static);
+    assert_eq!(after.first_seen_ms, long_ago);
+    assert!(!after.verified);
+
+    let metrics = a.metrics();
+    assert_eq!(metrics.hellos_received, 1);
+    assert_eq!(metrics.hellos_from_unknown, 0);
+    a.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hello_from_an_unknown_peer_is_reported_not_stored() {
+    let a = builder().start().await.expect("start A");
+    let mut events = EventLog::of(&a);
+    let stranger = Identity::generate().peer_id();
+
+    send_hello(a.local_addr(), &stranger, &TransportConfig::default())
+        .await
+        .expect("A acknowledges the HELLO");
+    let received = events
+        .expect("HelloReceived", WAIT, common::is_hello_received(stranger))
+        .await;
+    assert!(matches!(
+        received,
+        NodeEvent::HelloReceived {
+            verified: false,
+            ..
+        }
+    ));
+    assert!(
+        eventually(WAIT, || a.metrics().hellos_from_unknown == 1).await,
+        "unknown sender not counted"
+    );
+    assert!(a.registry().is_empty(), "an unknown sender was stored");
+    assert_eq!(a.registry().last_seq(), 0, "no commit at all");
+    a.shutdown().await.expect("shutdown");
+}
+
+/// A critical observer that holds every removal until the test lets it go,
+/// keeping that commit in flight.
+struct RemovalGate {
+    entered: mpsc::UnboundedSender<()>,
+    gate: Semaphore,
+}
+
+#[async_trait]
+impl AsyncObserver for RemovalGate {
+    fn name(&self) -> &str {
+        "removal-gate"
+    }
+
+    async fn on_event(&self, event: &Arc<RegistryEvent>) -> Result<(), ObserverError> {
+        if event
+            .changes()
+            .iter()
+            .any(|c| matches!(c, Change::Removed(_)))
+        {
+            let _ = self.entered.send(());
+            let permit = self.gate.acquire().await;
+            permit
+                .map_err(|_| ObserverError::new("gate closed"))?
+                .forget();
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hello_racing_a_removal_does_not_bring_the_peer_back() {
+    let (source, script, _local) = ScriptedDiscovery::new();
+    let a = builder()
+        .greeting(GreetingPolicy {
+            attempts: 1,
+            backoff: Duration::from_millis(10),
+        })
+        .discovery(source, Source::Mdns)
+        .start()
+        .await
+        .expect("start A");
+    let mut events = EventLog::of(&a);
+    let b = Identity::generate().peer_id();
+    let instance = format!("TAZCOM Node {}", b.short());
+    let announced = PeerInfo {
+        peer_id: b,
+        addrs: vec![closed_port()],
+        instance_name: instance.clone(),
+        txt: BTreeMap::from([("id".to_owned(), b.to_string())]),
+    };
+    script
+        .send(DiscoveryEvent::Discovered(announced))
+        .await
+        .expect("script");
+    events
+        .expect("Discovered B", WAIT, common::is_discovered(b))
+        .await;
+
+    let (entered_tx, mut entered) = mpsc::unbounded_channel();
+    let gate = Arc::new(RemovalGate {
+        entered: entered_tx,
+        gate: Semaphore::new(0),
+    });
+    a.registry()
+        .register_async_observer(&gate, ObserverOptions::critical().with_timeout(WAIT * 2))
+        .await
+        .expect("register");
+
+    // B says goodbye; the removal is held in flight by the gate.
+    script
+        .send(DiscoveryEvent::Removed {
+            instance_name: instance,
+            peer_id: Some(b),
+        })
+        .await
+        .expect("script");
+    tokio::time::timeout(WAIT, entered.recv())
+        .await
+        .expect("the removal reached the observer");
+
+    // B's last HELLO arrives while the removal is in flight.
+    send_hello(a.local_addr(), &b, &TransportConfig::default())
+        .await
+        .expect("A acknowledges the HELLO");
+    events
+        .expect("HelloReceived from B", WAIT, common::is_hello_received(b))
+        .await;
+    // Not an assertion: gives the HELLO handling time to reach the registry
+    // while the removal is still held, which is the race under test.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    gate.gate.add_permits(1);
+
+    events
+        .expect("Removed B", WAIT, common::is_removed(b))
+        .await;
+    // B's HELLO is handled after the removal: it must find B gone, not store
+    // it again. HELLOs are handled one at a time, so once a later HELLO from
+    // an unknown peer C is counted, B's has been fully handled.
+    let c = Identity::generate().peer_id();
+    send_hello(a.local_addr(), &c, &TransportConfig::default())
+        .await
+        .expect("A acknowledges C's HELLO");
+    let settled = eventually(WAIT, || a.metrics().hellos_from_unknown == 1).await;
+    assert!(settled, "C's HELLO was never handled");
+    assert!(
+        !a.registry().contains(&b),
+        "a HELLO brought back a removed peer: {:?}",
+        a.registry().get(&b)
+    );
+    assert_eq!(a.metrics().hellos_received, 2);
+    a.shutdown().await.expect("shutdown");
+}
