@@ -28,12 +28,22 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
+    /// Ends a failure streak; `true` if there was one.
     #[inline]
-    fn succeeded(&mut self) {
-        if self.consecutive_failures != 0 {
-            self.consecutive_failures = 0;
-            self.counters.consecutive_failures.store(0, Relaxed);
+    fn succeeded(&mut self) -> bool {
+        if self.consecutive_failures == 0 {
+            return false;
         }
+        self.consecutive_failures = 0;
+        self.counters.consecutive_failures.store(0, Relaxed);
+        true
+    }
+
+    /// Needs no per-delivery bookkeeping: sync, untimed, no failure streak.
+    fn is_plain(&self) -> bool {
+        matches!(self.observer, ObserverRef::Sync(_))
+            && self.timeout.is_none()
+            && self.consecutive_failures == 0
     }
 }
 
@@ -116,6 +126,10 @@ pub(crate) struct Dispatcher {
     pub eviction_due: bool,
     /// A delivery found an observer dropped by its owner: prune after the commit.
     pub prune_due: bool,
+    /// Per class (`Criticality as usize`): every slot `is_plain`.
+    plain: [bool; 2],
+    /// The slots changed since `plain` was computed.
+    pub plain_dirty: bool,
     /// Commits left until the next latency sample.
     until_sample: u32,
 }
@@ -131,6 +145,8 @@ impl Dispatcher {
             config,
             eviction_due: false,
             prune_due: false,
+            plain: [true; 2],
+            plain_dirty: false,
             until_sample: 1,
         }
     }
@@ -155,6 +171,52 @@ impl Dispatcher {
         }
         self.until_sample = self.config.latency_sample_interval;
         true
+    }
+
+    /// Whether every observer of `class` is [`Slot::is_plain`].
+    #[inline]
+    pub(crate) fn is_plain(&mut self, class: Criticality) -> bool {
+        if self.plain_dirty {
+            self.plain = [Criticality::Critical, Criticality::BestEffort]
+                .map(|c| self.slots_mut(c).iter().all(Slot::is_plain));
+            self.plain_dirty = false;
+        }
+        self.plain[class as usize]
+    }
+
+    /// Delivers `event` to the observers `[from, ..)` of a plain class (see
+    /// [`Self::is_plain`]) with no per-delivery bookkeeping at all: the
+    /// owner-dropped check, the call, the result. Stops at the first
+    /// failure, which is recorded as by [`Self::try_deliver_sync`], and
+    /// returns its index.
+    #[inline]
+    pub(crate) fn deliver_plain(
+        &mut self,
+        class: Criticality,
+        from: usize,
+        event: &Arc<RegistryEvent>,
+        counters: &Counters,
+    ) -> Option<usize> {
+        let mut dropped = false;
+        let mut failure = None;
+        for (i, slot) in self.slots_mut(class).iter().enumerate().skip(from) {
+            let ObserverRef::Sync(o) = &slot.observer else {
+                continue; // not plain: cannot happen, see is_plain
+            };
+            if Arc::strong_count(o) == 1 {
+                dropped = true;
+                continue;
+            }
+            if let Err(e) = o.on_event(event) {
+                failure = Some((i, e));
+                break;
+            }
+        }
+        self.prune_due |= dropped;
+        let (i, e) = failure?;
+        self.slots_mut(class)[i].failure = Some(Failure::Error(e.to_string()));
+        self.failed(class, i, event, counters);
+        Some(i)
     }
 
     /// Delivers `event` to a sync observer inline: the hot path (no
@@ -200,7 +262,9 @@ impl Dispatcher {
             }
         }
         if ok {
-            slot.succeeded();
+            if slot.succeeded() {
+                self.plain_dirty = true;
+            }
             Delivery::Ok
         } else {
             self.failed(class, i, event, counters);
@@ -229,7 +293,9 @@ impl Dispatcher {
         let slot = &mut self.slots_mut(class)[i];
         match result {
             Ok(()) => {
-                slot.succeeded();
+                if slot.succeeded() {
+                    self.plain_dirty = true;
+                }
                 Delivery::Ok
             }
             Err(failure) => {
@@ -294,6 +360,7 @@ impl Dispatcher {
         if slot.consecutive_failures >= limit {
             self.eviction_due = true;
         }
+        self.plain_dirty = true;
     }
 
     /// Drops observers whose owner dropped them (between commits only, so
@@ -309,6 +376,7 @@ impl Dispatcher {
             {
                 continue;
             }
+            self.plain_dirty = true;
             self.slots_mut(class).retain(|s| {
                 let dropped = s.observer.owner_dropped();
                 if dropped {
@@ -333,6 +401,7 @@ impl Dispatcher {
         if !std::mem::take(&mut self.eviction_due) {
             return evicted;
         }
+        self.plain_dirty = true;
         for class in [Criticality::Critical, Criticality::BestEffort] {
             let slots = self.slots_mut(class);
             let mut i = 0;

@@ -11,14 +11,16 @@ use crate::event::RegistryEvent;
 /// Why an observer refused or failed to apply an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObserverError {
-    message: String,
+    // A `Box<str>` (16 bytes) keeps `Result<(), ObserverError>` small enough
+    // to be returned in registers on the dispatch hot path.
+    message: Box<str>,
 }
 
 impl ObserverError {
     /// An error with a message saying what went wrong.
     pub fn new(message: impl fmt::Display) -> Self {
         Self {
-            message: message.to_string(),
+            message: message.to_string().into_boxed_str(),
         }
     }
 

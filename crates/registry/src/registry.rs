@@ -9,7 +9,7 @@ use tazcom_identity::PeerId;
 
 use crate::batch::BatchUpdate;
 use crate::config::ObserverRegistryConfig;
-use crate::dispatch::{Delivery, Dispatcher, Failure, Slot, Stage};
+use crate::dispatch::{Delivery, Dispatcher, Slot, Stage};
 use crate::entry::PeerEntry;
 use crate::error::RegistryError;
 use crate::event::{Change, EventKind, Origin, RegistryEvent};
@@ -250,6 +250,7 @@ impl PeerRegistry {
             })
             .is_some();
         if found {
+            d.plain_dirty = true;
             self.inner.forget(&[handle]);
         }
         found
@@ -292,6 +293,14 @@ fn upsert_outcome(event: Option<&RegistryEvent>) -> Upsert {
         Some(_) => Upsert::Updated,
         None => Upsert::Unchanged,
     }
+}
+
+/// How far a sync segment of phase 1 got.
+enum Progress {
+    Done,
+    Failed(usize),
+    /// Observer `i` is async: the commit must await it.
+    Async(usize),
 }
 
 /// A single operation or a batch.
@@ -344,11 +353,22 @@ impl Inner {
     }
 
     /// Plans, dispatches and applies one commit. `Ok(None)`: nothing changed.
+    ///
+    /// Sync observers are delivered by plain loops; only an async observer
+    /// makes the commit await, and only then is the recovery position
+    /// recorded (a commit can only be cancelled at an await).
     async fn commit(
         self: &Arc<Self>,
         ops: Ops,
     ) -> Result<Option<Arc<RegistryEvent>>, RegistryError> {
-        let mut d = self.lock().await;
+        // `try_lock` first: an uncontended commit skips the acquire future.
+        let mut d = match self.dispatcher.try_lock() {
+            Ok(d) => d,
+            Err(_) => self.dispatcher.lock().await,
+        };
+        if d.stage.is_some() {
+            self.recover(&mut d).await;
+        }
         let kind = {
             let state = self.read();
             match ops {
@@ -364,66 +384,94 @@ impl Inner {
             origin: Origin::Commit,
             kind,
         });
-        d.stage = Some(Stage::Critical {
-            event: Arc::clone(&event),
-            sent: 0,
-        });
         let mut guard = RecoverOnDrop {
             inner: self,
             armed: true,
         };
-        let sampled = d.sample_this_commit();
-        let result = self.run_critical(&mut d, &event, sampled).await;
-        let result = match result {
-            Ok(()) => {
-                self.apply(&mut d, &event);
-                self.run_best_effort(&mut d, &event, sampled).await;
-                Ok(Some(event))
-            }
-            Err((i, failure)) => {
+        let mut lap = d.sample_this_commit().then(Instant::now);
+        bump(&self.counters.passes[Criticality::Critical as usize], 1);
+        let mut progress = self.critical_from(&mut d, &event, 0, &mut lap);
+        while let Progress::Async(i) = progress {
+            d.stage = Some(Stage::Critical {
+                event: Arc::clone(&event),
+                sent: i + 1,
+            });
+            let c = Criticality::Critical;
+            let done = d
+                .deliver_async(c, i, &event, &mut lap, &self.counters)
+                .await;
+            bump(&self.counters.deliveries, 1);
+            progress = match done {
+                Delivery::Failed => Progress::Failed(i),
+                _ => self.critical_from(&mut d, &event, i + 1, &mut lap),
+            };
+        }
+        let result = match progress {
+            Progress::Failed(i) => {
+                self.missed(&d, i + 1);
+                let failure = d.take_failure(Criticality::Critical, i);
                 let name = d.critical[i].observer.name().to_owned();
                 self.start_rollback(&mut d, &event, i + 1).await;
                 Err(failure.into_abort(&name))
             }
+            _ => {
+                d.stage = None;
+                self.apply(&mut d, &event);
+                bump(&self.counters.passes[Criticality::BestEffort as usize], 1);
+                if let Some(i) = self.best_effort_from(&mut d, &event, 0, &mut lap) {
+                    self.finish_best_effort(&mut d, &event, i, lap).await;
+                }
+                Ok(Some(event))
+            }
         };
         guard.armed = false;
-        self.evict(&mut d);
+        if d.eviction_due {
+            self.evict(&mut d);
+        }
         if std::mem::take(&mut d.prune_due) {
             self.prune(&mut d);
         }
         result
     }
 
-    /// Phase 1: critical observers, in registration order. On failure,
-    /// returns the index of the failing observer.
-    async fn run_critical(
+    /// Phase 1 from observer `from`: sync critical observers in registration
+    /// order, stopping at a failure or at an async observer.
+    fn critical_from(
         &self,
         d: &mut Dispatcher,
         event: &Arc<RegistryEvent>,
-        sampled: bool,
-    ) -> Result<(), (usize, Failure)> {
-        let mut lap = sampled.then(Instant::now);
+        from: usize,
+        lap: &mut Option<Instant>,
+    ) -> Progress {
+        let c = Criticality::Critical;
         let n = d.critical.len();
-        bump(&self.counters.passes[Criticality::Critical as usize], 1);
-        for i in 0..n {
-            let c = Criticality::Critical;
-            let mut done = d.try_deliver_sync(c, i, event, &mut lap, &self.counters);
-            if done == Delivery::NotSync {
-                // The commit can only be cancelled at an await: record how
-                // far it got first (sync deliveries need no bookkeeping).
-                if let Some(Stage::Critical { sent, .. }) = &mut d.stage {
-                    *sent = i + 1;
+        if lap.is_none() && d.is_plain(c) {
+            return match d.deliver_plain(c, from, event, &self.counters) {
+                None => {
+                    bump(&self.counters.deliveries, n.saturating_sub(from) as u64);
+                    Progress::Done
                 }
-                done = d.deliver_async(c, i, event, &mut lap, &self.counters).await;
-            }
-            if done == Delivery::Failed {
-                bump(&self.counters.deliveries, i as u64 + 1);
-                self.missed(d, i + 1);
-                return Err((i, d.take_failure(c, i)));
+                Some(i) => {
+                    bump(&self.counters.deliveries, (i + 1 - from) as u64);
+                    Progress::Failed(i)
+                }
+            };
+        }
+        for i in from..n {
+            match d.try_deliver_sync(c, i, event, lap, &self.counters) {
+                Delivery::Ok => {}
+                Delivery::Failed => {
+                    bump(&self.counters.deliveries, (i + 1 - from) as u64);
+                    return Progress::Failed(i);
+                }
+                Delivery::NotSync => {
+                    bump(&self.counters.deliveries, (i - from) as u64);
+                    return Progress::Async(i);
+                }
             }
         }
-        bump(&self.counters.deliveries, n as u64);
-        Ok(())
+        bump(&self.counters.deliveries, n.saturating_sub(from) as u64);
+        Progress::Done
     }
 
     /// The critical pass stopped before observers `[from, ..)`.
@@ -433,7 +481,7 @@ impl Inner {
         }
     }
 
-    /// The commit is decided: make it visible, then start phase 2.
+    /// The commit is decided: make it visible.
     fn apply(&self, d: &mut Dispatcher, event: &Arc<RegistryEvent>) {
         {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
@@ -452,35 +500,65 @@ impl Inner {
         d.seq = event.seq;
         self.committed_seq.store(event.seq, Relaxed);
         bump(&self.counters.commits, 1);
-        d.stage = Some(Stage::BestEffort {
-            event: Arc::clone(event),
-            next: 0,
-        });
     }
 
-    /// Phase 2: best-effort observers from the recorded position on.
-    async fn run_best_effort(&self, d: &mut Dispatcher, event: &Arc<RegistryEvent>, sampled: bool) {
-        let mut lap = sampled.then(Instant::now);
-        let start = match &d.stage {
-            Some(Stage::BestEffort { next, .. }) => *next,
-            _ => 0,
-        };
+    /// Phase 2 from observer `from`: sync best-effort observers; returns the
+    /// index of the first async one. Failures are counted and logged when
+    /// settled; they abort nothing.
+    fn best_effort_from(
+        &self,
+        d: &mut Dispatcher,
+        event: &Arc<RegistryEvent>,
+        from: usize,
+        lap: &mut Option<Instant>,
+    ) -> Option<usize> {
+        let c = Criticality::BestEffort;
         let n = d.best_effort.len();
-        if start == 0 {
-            bump(&self.counters.passes[Criticality::BestEffort as usize], 1);
-        }
-        for i in start..n {
-            // A failure is counted and logged when settled; it aborts nothing.
-            let c = Criticality::BestEffort;
-            if d.try_deliver_sync(c, i, event, &mut lap, &self.counters) == Delivery::NotSync {
-                // Cancelled during this await: recovery resumes after it.
-                if let Some(Stage::BestEffort { next, .. }) = &mut d.stage {
-                    *next = i + 1;
+        if lap.is_none() && d.is_plain(c) {
+            return match d.deliver_plain(c, from, event, &self.counters) {
+                None => {
+                    bump(&self.counters.deliveries, n.saturating_sub(from) as u64);
+                    None
                 }
-                d.deliver_async(c, i, event, &mut lap, &self.counters).await;
+                Some(i) => {
+                    // Failures abort nothing: go on (the class is not plain now).
+                    bump(&self.counters.deliveries, (i + 1 - from) as u64);
+                    self.best_effort_from(d, event, i + 1, lap)
+                }
+            };
+        }
+        for i in from..n {
+            if d.try_deliver_sync(c, i, event, lap, &self.counters) == Delivery::NotSync {
+                bump(&self.counters.deliveries, (i - from) as u64);
+                return Some(i);
             }
         }
-        bump(&self.counters.deliveries, n.saturating_sub(start) as u64);
+        bump(&self.counters.deliveries, n.saturating_sub(from) as u64);
+        None
+    }
+
+    /// Phase 2 from the async observer `i` on (the slow path).
+    async fn finish_best_effort(
+        &self,
+        d: &mut Dispatcher,
+        event: &Arc<RegistryEvent>,
+        mut i: usize,
+        mut lap: Option<Instant>,
+    ) {
+        loop {
+            // Cancelled during this await: recovery resumes after `i`.
+            d.stage = Some(Stage::BestEffort {
+                event: Arc::clone(event),
+                next: i + 1,
+            });
+            let c = Criticality::BestEffort;
+            d.deliver_async(c, i, event, &mut lap, &self.counters).await;
+            bump(&self.counters.deliveries, 1);
+            match self.best_effort_from(d, event, i + 1, &mut lap) {
+                Some(next) => i = next,
+                None => break,
+            }
+        }
         d.stage = None;
     }
 
@@ -545,9 +623,12 @@ impl Inner {
                 let rollback = Arc::clone(rollback);
                 self.run_rollback(d, &rollback).await;
             }
-            Some(Stage::BestEffort { event, .. }) => {
-                let event = Arc::clone(event);
-                self.run_best_effort(d, &event, false).await;
+            Some(Stage::BestEffort { event, next }) => {
+                let (event, next) = (Arc::clone(event), *next);
+                d.stage = None;
+                if let Some(i) = self.best_effort_from(d, &event, next, &mut None) {
+                    self.finish_best_effort(d, &event, i, None).await;
+                }
             }
         }
         self.evict(d);
@@ -595,6 +676,7 @@ impl Inner {
         };
         self.replay(&d, &slot).await?;
         d.slots_mut(options.criticality).push(slot);
+        d.plain_dirty = true;
         lock(&self.observer_list).push(counters);
         tracing::debug!(observer = %name, handle = handle.0, criticality = ?options.criticality, "observer registered");
         Ok(handle)
