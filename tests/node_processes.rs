@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+use common::{random_service_type, require_private_network};
+
 /// One event line from one node.
 struct Line {
     node: usize,
@@ -53,36 +56,17 @@ fn node_binary() -> PathBuf {
     bin
 }
 
-fn require_private_network() {
-    let interfaces = if_addrs::get_if_addrs().expect("list interfaces");
-    let outside: Vec<_> = interfaces
-        .iter()
-        .filter(|i| !i.is_loopback())
-        .map(|i| i.name.clone())
-        .collect();
-    assert!(
-        outside.is_empty(),
-        "refusing to run mDNS with non-loopback interfaces up ({outside:?}); \
-         run scripts/test.sh (private network namespace)"
-    );
-}
-
 impl Nodes {
     fn new() -> Self {
         require_private_network();
         let (tx, rx) = mpsc::channel();
-        // A random service type per run: parallel runs never see each other.
-        let tag = {
-            use std::hash::{BuildHasher, RandomState};
-            RandomState::new().hash_one(std::process::id()) as u32
-        };
         Self {
             children: Vec::new(),
             peers: Vec::new(),
             tx,
             rx,
             dir: tempfile::tempdir().expect("temp dir"),
-            service_type: format!("_tz{:08x}._tcp.local.", tag),
+            service_type: random_service_type(),
         }
     }
 

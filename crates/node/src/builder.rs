@@ -20,6 +20,7 @@ use crate::error::NodeError;
 use crate::event::NodeEvent;
 use crate::metrics::Counters;
 use crate::node::{Node, Running, StartedSource};
+use crate::observers::ObserverSpec;
 use crate::shared::{GreetingPolicy, Shared, SharedRef};
 use crate::tasks::Tasks;
 use crate::{discovery_events, inbound};
@@ -56,6 +57,7 @@ pub struct NodeBuilder {
     capabilities: Capabilities,
     greeting: GreetingPolicy,
     event_capacity: usize,
+    observers: ObserverSpec,
 }
 
 impl Default for NodeBuilder {
@@ -72,6 +74,7 @@ impl Default for NodeBuilder {
             },
             greeting: GreetingPolicy::default(),
             event_capacity: DEFAULT_EVENT_CAPACITY,
+            observers: ObserverSpec::default(),
         }
     }
 }
@@ -140,6 +143,32 @@ impl NodeBuilder {
         self
     }
 
+    /// Keep a Kademlia routing table of the peers (`tazcom_dht`, k-buckets by
+    /// XOR distance from this node's id): [`Node::dht`]. Feature `dht`.
+    #[cfg(feature = "dht")]
+    pub fn dht(mut self, config: tazcom_dht::DhtConfig) -> Self {
+        self.observers.dht = Some(config);
+        self
+    }
+
+    /// Keep the mesh topology (`tazcom_mesh`; this node's neighbours are the
+    /// registry's peers that are reachable per `reachability`):
+    /// [`Node::mesh`]. Feature `mesh`.
+    #[cfg(feature = "mesh")]
+    pub fn mesh(mut self, reachability: tazcom_mesh::Reachability) -> Self {
+        self.observers.mesh = Some(reachability);
+        self
+    }
+
+    /// Keep the validator set (`tazcom_validators`, peers announcing
+    /// `caps=validator`, plus this node when [`validator`](Self::validator)
+    /// is set): [`Node::validators`]. Feature `validators`.
+    #[cfg(feature = "validators")]
+    pub fn validators(mut self, policy: tazcom_validators::ValidatorPolicy) -> Self {
+        self.observers.validators = Some(policy);
+        self
+    }
+
     /// Capacity of the event channel, ≥ 1 (default [`DEFAULT_EVENT_CAPACITY`]).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity;
@@ -164,12 +193,17 @@ impl NodeBuilder {
             IdentitySource::KeyFile(path) => Identity::load_or_generate(path)?,
             IdentitySource::Given(identity) => identity,
         };
+        let registry = self.registry.unwrap_or_default();
+        let observers = self
+            .observers
+            .attach(&registry, identity.peer_id(), self.capabilities.validator)
+            .await?;
         let listener = Listener::bind(self.listen, self.transport.clone()).await?;
         let local_addr = listener.local_addr();
         let (events, first_events) = broadcast::channel(self.event_capacity);
         let shared: SharedRef = Arc::new(Shared {
             peer_id: identity.peer_id(),
-            registry: self.registry.unwrap_or_default(),
+            registry,
             events,
             counters: Counters::default(),
             transport: self.transport,
@@ -211,6 +245,7 @@ impl NodeBuilder {
             local_addr,
             first_events,
             Running { server, sources },
+            observers,
         ))
     }
 }

@@ -62,6 +62,7 @@ mod greeting;
 mod inbound;
 mod metrics;
 mod node;
+mod observers;
 mod shared;
 mod tasks;
 

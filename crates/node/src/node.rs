@@ -15,6 +15,7 @@ use crate::builder::NodeBuilder;
 use crate::error::NodeError;
 use crate::event::NodeEvent;
 use crate::metrics::NodeMetrics;
+use crate::observers::Attached;
 use crate::shared::SharedRef;
 
 /// How long shutdown waits for the node's own tasks (greetings in flight)
@@ -41,6 +42,12 @@ pub struct Node {
     first_events: Mutex<Option<broadcast::Receiver<NodeEvent>>>,
     running: Mutex<Option<Running>>,
     final_transport: Mutex<Option<TransportStats>>,
+    /// Owns the attached observers (the registry holds them only weakly).
+    #[cfg_attr(
+        not(any(feature = "dht", feature = "mesh", feature = "validators")),
+        allow(dead_code)
+    )]
+    observers: Attached,
 }
 
 impl std::fmt::Debug for Node {
@@ -69,6 +76,7 @@ impl Node {
         local_addr: SocketAddr,
         first_events: broadcast::Receiver<NodeEvent>,
         running: Running,
+        observers: Attached,
     ) -> Self {
         Self {
             shared,
@@ -77,7 +85,28 @@ impl Node {
             first_events: Mutex::new(Some(first_events)),
             running: Mutex::new(Some(running)),
             final_transport: Mutex::new(None),
+            observers,
         }
+    }
+
+    /// The Kademlia routing table, if the builder asked for one
+    /// ([`NodeBuilder::dht`]).
+    #[cfg(feature = "dht")]
+    pub fn dht(&self) -> Option<&tazcom_dht::DhtObserver> {
+        self.observers.dht.as_deref()
+    }
+
+    /// The mesh topology, if the builder asked for one ([`NodeBuilder::mesh`]).
+    #[cfg(feature = "mesh")]
+    pub fn mesh(&self) -> Option<&tazcom_mesh::MeshObserver> {
+        self.observers.mesh.as_deref()
+    }
+
+    /// The validator set, if the builder asked for one
+    /// ([`NodeBuilder::validators`]).
+    #[cfg(feature = "validators")]
+    pub fn validators(&self) -> Option<&tazcom_validators::ValidatorObserver> {
+        self.observers.validators.as_deref()
     }
 
     /// This node's peer id.
