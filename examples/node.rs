@@ -59,23 +59,13 @@ struct Args {
     json: bool,
 }
 
+mod common;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    match run(args).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "node failed");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::init_tracing("info");
+    common::exit_code(run(args)).await
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -95,26 +85,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let node = builder.start().await?;
     let printer = tokio::spawn(print_events(node.events(), args.json));
-    wait_for_signal().await?;
+    common::shutdown_signal().await;
     tracing::info!("shutting down");
     let result = node.shutdown().await;
     // The printer ends after `stopped`.
     printer.await?;
     Ok(result?)
-}
-
-/// Ctrl-C or SIGTERM.
-async fn wait_for_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await
 }
 
 async fn print_events(mut events: tokio::sync::broadcast::Receiver<NodeEvent>, json: bool) {

@@ -43,23 +43,13 @@ struct Args {
     k: usize,
 }
 
+mod common;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
-    match run(args).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "node failed");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::init_tracing("warn");
+    common::exit_code(run(args)).await
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -86,7 +76,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => break,
             },
-            () = shutdown_signal() => break,
+            () = common::shutdown_signal() => break,
         }
     }
     node.shutdown().await?;
@@ -124,23 +114,4 @@ fn print_state(node: &Node) {
         members.join(", "),
         set.f
     );
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }

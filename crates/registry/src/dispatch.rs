@@ -261,15 +261,7 @@ impl Dispatcher {
                 *lap = Some(now);
             }
         }
-        if ok {
-            if slot.succeeded() {
-                self.plain_dirty = true;
-            }
-            Delivery::Ok
-        } else {
-            self.failed(class, i, event, counters);
-            Delivery::Failed
-        }
+        self.settle(class, i, event, ok, counters)
     }
 
     /// Delivers `event` to an async observer under its timeout.
@@ -290,20 +282,31 @@ impl Dispatcher {
         if lap.is_some() {
             *lap = Some(Instant::now());
         }
-        let slot = &mut self.slots_mut(class)[i];
-        match result {
-            Ok(()) => {
-                if slot.succeeded() {
-                    self.plain_dirty = true;
-                }
-                Delivery::Ok
-            }
-            Err(failure) => {
-                slot.failure = Some(failure);
-                self.failed(class, i, event, counters);
-                Delivery::Failed
-            }
+        let ok = result
+            .map_err(|f| self.slots_mut(class)[i].failure = Some(f))
+            .is_ok();
+        self.settle(class, i, event, ok, counters)
+    }
+
+    /// Ends slot `i`'s failure streak, or counts its failure (details
+    /// already in the slot).
+    #[inline]
+    fn settle(
+        &mut self,
+        class: Criticality,
+        i: usize,
+        event: &RegistryEvent,
+        ok: bool,
+        counters: &Counters,
+    ) -> Delivery {
+        if !ok {
+            self.failed(class, i, event, counters);
+            return Delivery::Failed;
         }
+        if self.slots_mut(class)[i].succeeded() {
+            self.plain_dirty = true;
+        }
+        Delivery::Ok
     }
 
     /// Delivers to slot `i`, sync or async.
