@@ -43,6 +43,17 @@ impl Distance {
         Distance([wa[0] ^ wb[0], wa[1] ^ wb[1], wa[2] ^ wb[2], wa[3] ^ wb[3]])
     }
 
+    /// The most significant 64 bits of `a ⊕ b`: when they differ between
+    /// two distances, they alone decide the order (a cheap first test).
+    pub(crate) fn high_word_between(a: &PeerId, b: &PeerId) -> u64 {
+        high_word(a.as_bytes()) ^ high_word(b.as_bytes())
+    }
+
+    /// The most significant 64 bits.
+    pub(crate) fn high_word(&self) -> u64 {
+        self.0[0]
+    }
+
     /// A distance from its 32 big-endian bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Distance {
         Distance(words(&bytes))
@@ -120,6 +131,13 @@ impl fmt::Display for Distance {
         }
         Ok(())
     }
+}
+
+/// The first 8 bytes of a key as a big-endian integer.
+fn high_word(key: &[u8; 32]) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&key[..8]);
+    u64::from_be_bytes(first)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The routing table: 256 k-buckets keyed by XOR distance to the local id.
 
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -191,27 +192,38 @@ impl RoutingTable {
         if n == 0 {
             return Vec::new();
         }
-        let mut found = Vec::with_capacity(self.len.min(n.saturating_add(self.config.k)));
+        // The n nearest so far, farthest on top. An entry whose high 64
+        // distance bits exceed the farthest's is farther: one word compare
+        // rejects it without computing its full distance (big buckets).
+        let mut best: BinaryHeap<(Distance, PeerId)> =
+            BinaryHeap::with_capacity(n.min(self.len) + 1);
+        let mut seen = 0usize;
         for index in BucketOrder::new(Distance::between(&self.local, target)) {
             let Some(bucket) = self.buckets.get(index) else {
                 continue;
             };
-            found.extend(
-                bucket
-                    .entries
-                    .iter()
-                    .map(|c| (c.peer_id, Distance::between(&c.peer_id, target))),
-            );
-            if found.len() >= n {
+            for contact in &bucket.entries {
+                let farthest = best.peek().filter(|_| best.len() >= n).map(|(d, _)| *d);
+                if let Some(farthest) = farthest {
+                    if Distance::high_word_between(&contact.peer_id, target) > farthest.high_word()
+                    {
+                        continue;
+                    }
+                }
+                let d = Distance::between(&contact.peer_id, target);
+                if farthest.is_none_or(|f| d < f) {
+                    if farthest.is_some() {
+                        best.pop();
+                    }
+                    best.push((d, contact.peer_id));
+                }
+            }
+            seen += bucket.entries.len();
+            if seen >= n {
                 break;
             }
         }
-        // The last bucket may overshoot by up to k - 1: select the n
-        // nearest in O(len) before sorting only those.
-        if found.len() > n {
-            found.select_nth_unstable_by_key(n - 1, |&(_, d)| d);
-            found.truncate(n);
-        }
+        let mut found: Vec<(PeerId, Distance)> = best.into_iter().map(|(d, p)| (p, d)).collect();
         found.sort_unstable_by_key(|&(_, d)| d);
         found
     }
