@@ -9,7 +9,7 @@
 //! carries one JSON object per line, flushed per line:
 //! `{"event":E,"t_ms":<unix ms>,...}` with E one of `ready` (`peer`, `addr`),
 //! `discovered` / `updated` (`peer`, `addr`, `addrs`), `removed` (`peer`),
-//! `hello_acked` (`peer`, `addr`, `rtt_us`), `hello_failed` (`peer`,
+//! `hello_acked` (`peer`, `addr`, `rtt_us`, `verified`), `hello_failed` (`peer`,
 //! `reason`), `hello_received` (`peer`, `remote`, `verified`), `rejected`
 //! (`reason`), `stopped`. Ctrl-C or SIGTERM shuts the node down gracefully
 //! (goodbye sent) and prints `stopped`.
@@ -128,9 +128,14 @@ fn to_json(event: &NodeEvent) -> Value {
         NodeEvent::Discovered { peer, addrs } => addr_event("discovered", peer, addrs),
         NodeEvent::Updated { peer, addrs } => addr_event("updated", peer, addrs),
         NodeEvent::Removed { peer } => json!({"event": "removed", "peer": peer.to_string()}),
-        NodeEvent::HelloAcked { peer, addr, rtt } => json!({
+        NodeEvent::HelloAcked {
+            peer,
+            addr,
+            rtt,
+            verified,
+        } => json!({
             "event": "hello_acked", "peer": peer.to_string(), "addr": addr.to_string(),
-            "rtt_us": u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX),
+            "rtt_us": u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX), "verified": verified,
         }),
         NodeEvent::HelloFailed { peer, reason } => {
             json!({"event": "hello_failed", "peer": peer.to_string(), "reason": reason})

@@ -10,7 +10,7 @@ use tazcom_discovery::{
 };
 use tazcom_identity::Identity;
 use tazcom_registry::{Capabilities, PeerRegistry, Source};
-use tazcom_transport::{Listener, TransportConfig};
+use tazcom_transport::{Greeter, Listener, TransportConfig};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -188,33 +188,44 @@ impl NodeBuilder {
                 "event_capacity must be at least 1".into(),
             ));
         }
-        let identity = match self.identity {
+        let identity = Arc::new(match self.identity {
             IdentitySource::Generate => Identity::generate(),
             IdentitySource::KeyFile(path) => Identity::load_or_generate(path)?,
             IdentitySource::Given(identity) => identity,
-        };
+        });
         let registry = self.registry.unwrap_or_default();
         let observers = self
             .observers
             .attach(&registry, identity.peer_id(), self.capabilities.validator)
             .await?;
-        let listener = Listener::bind(self.listen, self.transport.clone()).await?;
+        let listener = Listener::bind(self.listen, self.transport.clone())
+            .await?
+            .with_identity(Arc::clone(&identity));
         let local_addr = listener.local_addr();
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let server = listener.serve(inbound_tx);
+        // Always the server's greeter (it has our identity), so one
+        // TransportStats counts both directions; the fallback only satisfies the type.
+        let greeter = server.greeter().unwrap_or_else(|| {
+            Greeter::new(
+                Arc::clone(&identity),
+                Some(local_addr.port()),
+                self.transport.clone(),
+            )
+        });
         let (events, first_events) = broadcast::channel(self.event_capacity);
         let shared: SharedRef = Arc::new(Shared {
             peer_id: identity.peer_id(),
             registry,
             events,
             counters: Counters::default(),
-            transport: self.transport,
+            greeter,
             greeting: self.greeting,
             greeted: Mutex::new(HashMap::new()),
             tasks: Tasks::new(tracing::info_span!("node", peer = %identity.peer_id().short())),
             cancel: CancellationToken::new(),
             registry_writes: tokio::sync::Mutex::new(()),
         });
-        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
-        let server = listener.serve(inbound_tx);
         spawn_inbound(&shared, inbound_rx);
 
         let local = LocalService {

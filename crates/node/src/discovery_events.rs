@@ -48,7 +48,11 @@ async fn seen(shared: &SharedRef, source: Source, info: PeerInfo) {
     entry.addrs = addrs.clone();
     entry.instance_name = Some(Arc::from(info.instance_name.as_str()));
     entry.capabilities = caps::from_txt(&info.txt);
-    entry.verified = previous.as_ref().is_some_and(|p| p.verified);
+    // A proof of identity holds for the addresses it was made at: new
+    // addresses are unverified until the greeting that follows proves them.
+    entry.verified = previous
+        .as_ref()
+        .is_some_and(|p| p.verified && p.addrs == addrs);
     let peer = info.peer_id;
     match shared.registry.upsert(entry).await {
         Ok(Upsert::Added) => shared.emit(NodeEvent::Discovered {

@@ -38,14 +38,18 @@ pub enum NodeEvent {
         /// The peer.
         peer: PeerId,
     },
-    /// Our HELLO to a peer was acknowledged.
+    /// Our signed HELLO to a peer was acknowledged.
     HelloAcked {
         /// The peer.
         peer: PeerId,
         /// The address that answered.
         addr: SocketAddr,
-        /// Connect → `ACK` received.
+        /// Connect → reply line received.
         rtt: Duration,
+        /// `true`: the peer answered with a signed ACK proving it holds the
+        /// key of `peer` (its entry is now verified). `false`: a plain
+        /// `ACK` (a prototype node): acknowledged, identity not proven.
+        verified: bool,
     },
     /// Every attempt to greet a peer failed.
     HelloFailed {
@@ -56,12 +60,13 @@ pub enum NodeEvent {
     },
     /// A peer greeted us.
     HelloReceived {
-        /// The peer id it claims.
+        /// The peer id: proven when `verified`, a claim otherwise.
         peer: PeerId,
         /// The connection's source address (its port is ephemeral).
         remote: SocketAddr,
-        /// Whether it proved the claim. Always `false` for the prototype's
-        /// plain HELLO, the only greeting so far.
+        /// `true` for a signed HELLO that passed every check (addressed to
+        /// us, fresh timestamp and nonce, signed by `peer`); `false` for the
+        /// prototype's legacy HELLO.
         verified: bool,
     },
     /// Input from the network was rejected (e.g. a DNS-SD instance whose TXT

@@ -1,10 +1,12 @@
-//! Greeting discovered peers: a HELLO to each new peer, or to a known one
-//! whose addresses changed.
+//! Greeting discovered peers: a signed HELLO to each new peer, or to a known
+//! one whose addresses changed; a verified signed ACK marks its entry
+//! verified (`docs/wire.md` §3.6).
 
 use std::net::SocketAddr;
 
 use tazcom_identity::PeerId;
-use tazcom_transport::send_hello;
+use tazcom_registry::PeerEntry;
+use tazcom_transport::{Greeting, TransportError};
 use tracing::Instrument;
 
 use crate::event::NodeEvent;
@@ -53,15 +55,13 @@ async fn greet(shared: &SharedRef, peer: PeerId, addrs: &[SocketAddr]) {
         }
         for &addr in addrs {
             Counters::inc(&shared.counters.hellos_sent);
-            match send_hello(addr, &shared.peer_id, &shared.transport).await {
-                Ok(rtt) => {
-                    Counters::inc(&shared.counters.hellos_acked);
-                    tracing::debug!(peer = %peer, %addr, rtt_us = rtt.as_micros() as u64, "hello acked");
-                    shared.emit(NodeEvent::HelloAcked { peer, addr, rtt });
+            match shared.greeter.greet(addr, &peer).await {
+                Ok(greeting) => {
+                    acknowledged(shared, peer, addr, greeting).await;
                     return;
                 }
                 Err(e) => {
-                    tracing::debug!(peer = %peer, %addr, error = %e, round, "hello failed");
+                    log_failure(peer, addr, round, &e);
                     last_error = e.to_string();
                 }
             }
@@ -73,4 +73,55 @@ async fn greet(shared: &SharedRef, peer: PeerId, addrs: &[SocketAddr]) {
         peer,
         reason: last_error,
     });
+}
+
+/// Counts and reports an acknowledged greeting; a verified one first marks
+/// the peer's entry verified.
+async fn acknowledged(shared: &SharedRef, peer: PeerId, addr: SocketAddr, greeting: Greeting) {
+    Counters::inc(&shared.counters.hellos_acked);
+    let verified = greeting.is_verified();
+    if verified {
+        Counters::inc(&shared.counters.hellos_verified);
+        mark_verified(shared, peer, addr).await;
+    }
+    let rtt = greeting.rtt;
+    tracing::debug!(peer = %peer, %addr, rtt_us = rtt.as_micros() as u64, verified, "hello acked");
+    shared.emit(NodeEvent::HelloAcked {
+        peer,
+        addr,
+        rtt,
+        verified,
+    });
+}
+
+/// Sets `verified` on `peer`'s entry if it still lists `addr`, the address
+/// that proved the key (discovery may have moved or removed the peer since
+/// the greeting started; then the proof is for an address it no longer has).
+pub(crate) async fn mark_verified(shared: &SharedRef, peer: PeerId, addr: SocketAddr) {
+    let _writes = shared.registry_writes.lock().await;
+    let Some(known) = shared.registry.get(&peer) else {
+        return;
+    };
+    if known.verified || !known.addrs.contains(&addr) {
+        return;
+    }
+    let verified = PeerEntry {
+        verified: true,
+        ..(*known).clone()
+    };
+    if let Err(e) = shared.registry.upsert(verified).await {
+        Counters::inc(&shared.counters.registry_errors);
+        tracing::warn!(peer = %peer, error = %e, "registry refused to mark a peer verified");
+    }
+}
+
+/// Logs a failed attempt: a refused proof of identity at `warn` (someone
+/// else answers at the peer's address), other failures at `debug`.
+fn log_failure(peer: PeerId, addr: SocketAddr, round: u32, error: &TransportError) {
+    match error {
+        TransportError::AckRejected { .. } => {
+            tracing::warn!(peer = %peer, %addr, %error, round, "hello answered by the wrong key");
+        }
+        _ => tracing::debug!(peer = %peer, %addr, %error, round, "hello failed"),
+    }
 }

@@ -20,8 +20,9 @@
 //! let mut events = b.events();
 //! loop {
 //!     match events.recv().await? {
-//!         NodeEvent::HelloAcked { peer, rtt, .. } => {
+//!         NodeEvent::HelloAcked { peer, rtt, verified, .. } => {
 //!             assert_eq!(peer, a.peer_id());
+//!             assert!(verified, "A proved its id with a signed ACK");
 //!             println!("greeted {peer} in {} µs", rtt.as_micros());
 //!             break;
 //!         }
@@ -29,6 +30,7 @@
 //!     }
 //! }
 //! assert_eq!(b.peers().len(), 1);
+//! assert!(b.peers()[0].verified);
 //! b.shutdown().await?;
 //! a.shutdown().await?;
 //! # Ok(())
@@ -42,11 +44,15 @@
 //!   ([`NodeEvent::Discovered`] / [`NodeEvent::Updated`]); a goodbye removes
 //!   the peer by DNS-SD instance name ([`NodeEvent::Removed`]).
 //! - **Greets** each newly discovered peer, and a known peer whose
-//!   addresses changed, with one HELLO (retried per [`GreetingPolicy`]):
-//!   [`NodeEvent::HelloAcked`] with the round-trip time, or
-//!   [`NodeEvent::HelloFailed`].
-//! - **Answers** HELLOs ([`NodeEvent::HelloReceived`]) and refreshes the
-//!   sender's `last_seen_ms` when the registry knows it.
+//!   addresses changed, with one signed HELLO addressed to the announced id
+//!   (retried per [`GreetingPolicy`]): [`NodeEvent::HelloAcked`] with the
+//!   round-trip time and whether the peer proved its id (a signed ACK
+//!   marks its entry `verified`; a prototype's plain `ACK` does not), or
+//!   [`NodeEvent::HelloFailed`] (also when another key answers).
+//! - **Answers** HELLOs ([`NodeEvent::HelloReceived`]; the transport
+//!   rejects signed ones that fail a check) and refreshes the sender's
+//!   `last_seen_ms` when the registry knows it; a verified signed HELLO
+//!   from a listed address marks the entry `verified`.
 //! - **Stops** cleanly with [`Node::shutdown`]: goodbye sent, listener
 //!   closed, greetings in flight cancelled, [`NodeEvent::Stopped`].
 //!

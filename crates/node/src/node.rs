@@ -37,7 +37,7 @@ pub(crate) struct Running {
 /// [`Node::builder`]; stop it with [`Node::shutdown`].
 pub struct Node {
     shared: SharedRef,
-    identity: Identity,
+    identity: Arc<Identity>,
     local_addr: SocketAddr,
     first_events: Mutex<Option<broadcast::Receiver<NodeEvent>>>,
     running: Mutex<Option<Running>>,
@@ -72,7 +72,7 @@ impl Node {
 
     pub(crate) fn new(
         shared: SharedRef,
-        identity: Identity,
+        identity: Arc<Identity>,
         local_addr: SocketAddr,
         first_events: broadcast::Receiver<NodeEvent>,
         running: Running,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tazcom_identity::PeerId;
 use tazcom_registry::PeerRegistry;
-use tazcom_transport::TransportConfig;
+use tazcom_transport::Greeter;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +38,9 @@ pub(crate) struct Shared {
     pub registry: PeerRegistry,
     pub events: broadcast::Sender<NodeEvent>,
     pub counters: Counters,
-    pub transport: TransportConfig,
+    /// Sends signed HELLOs as this node (its identity, listen port,
+    /// transport config), counting into the listener's `TransportStats`.
+    pub greeter: Greeter,
     pub greeting: GreetingPolicy,
     /// The address set each peer was last greeted at: a peer is greeted
     /// once per distinct set.

@@ -95,7 +95,8 @@ async fn the_node_publishes_its_port_and_capabilities() {
 async fn an_update_replaces_the_entry_and_greets_the_new_address() {
     let target = builder().start().await.expect("start target");
     let (node, script, mut events) = scripted_node().await;
-    let peer = Identity::generate().peer_id();
+    // The announced id is the target's: the signed greeting checks it.
+    let peer = target.peer_id();
 
     // First seen where nobody listens: stored, greeting fails.
     let dead = closed_port();
@@ -139,11 +140,12 @@ async fn an_update_replaces_the_entry_and_greets_the_new_address() {
         .expect("HelloAcked", WAIT, common::is_hello_acked(peer))
         .await;
     assert!(
-        matches!(acked, NodeEvent::HelloAcked { addr, .. } if addr == target.local_addr()),
+        matches!(acked, NodeEvent::HelloAcked { addr, verified: true, .. } if addr == target.local_addr()),
         "{acked:?}"
     );
     let entry = node.registry().get(&peer).expect("stored");
     assert_eq!(entry.addrs, vec![target.local_addr(), v6]);
+    assert!(entry.verified, "the target proved its id: {entry:?}");
     assert!(entry.capabilities.validator);
     assert_eq!(entry.capabilities.protocol_version, 1);
     assert_eq!(entry.first_seen_ms, first.first_seen_ms);
@@ -158,7 +160,7 @@ async fn an_update_replaces_the_entry_and_greets_the_new_address() {
 async fn a_removed_peer_is_dropped_and_greeted_again_when_it_returns() {
     let target = builder().start().await.expect("start target");
     let (node, script, mut events) = scripted_node().await;
-    let peer = Identity::generate().peer_id();
+    let peer = target.peer_id();
     let announced = info(peer, vec![target.local_addr()], &[]);
 
     send(&script, DiscoveryEvent::Discovered(announced.clone())).await;

@@ -17,7 +17,7 @@ use tazcom_registry::{
     unix_ms, AsyncObserver, Change, ObserverError, ObserverOptions, PeerEntry, RegistryEvent,
     Source, Upsert,
 };
-use tazcom_transport::{send_hello, TransportConfig};
+use tazcom_transport::{send_hello, send_signed_hello, TransportConfig};
 use tokio::sync::{mpsc, Semaphore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,6 +99,75 @@ async fn a_hello_from_an_unknown_peer_is_reported_not_stored() {
     );
     assert!(a.registry().is_empty(), "an unknown sender was stored");
     assert_eq!(a.registry().last_seq(), 0, "no commit at all");
+    a.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_hello_marks_a_known_peer_verified_at_its_announced_address() {
+    let a = builder().start().await.expect("start A");
+    let mut events = EventLog::of(&a);
+    let (b, c) = (Identity::generate(), Identity::generate());
+    // A knows B and C at announced loopback listeners.
+    let (b_addr, c_addr): (SocketAddr, SocketAddr) = (
+        "127.0.0.1:4998".parse().expect("addr"),
+        "127.0.0.1:4997".parse().expect("addr"),
+    );
+    for (peer, addr) in [(b.peer_id(), b_addr), (c.peer_id(), c_addr)] {
+        let mut entry = PeerEntry::new(peer, Source::Static);
+        entry.addrs = vec![addr];
+        entry.last_seen_ms = unix_ms() - 10_000;
+        a.registry().upsert(entry).await.expect("upsert");
+    }
+    let long_ago = unix_ms() - 5_000;
+    let config = TransportConfig::default();
+
+    // B signs the port it is known at; C signs another port.
+    let greeting = send_signed_hello(
+        a.local_addr(),
+        &b,
+        &a.peer_id(),
+        Some(b_addr.port()),
+        &config,
+    )
+    .await
+    .expect("B's signed HELLO");
+    assert_eq!(
+        greeting.verified_peer,
+        Some(a.peer_id()),
+        "A proved its id too"
+    );
+    send_signed_hello(a.local_addr(), &c, &a.peer_id(), Some(4000), &config)
+        .await
+        .expect("C's signed HELLO");
+
+    for peer in [b.peer_id(), c.peer_id()] {
+        let received = events
+            .expect("HelloReceived", WAIT, common::is_hello_received(peer))
+            .await;
+        assert!(
+            matches!(received, NodeEvent::HelloReceived { verified: true, .. }),
+            "{received:?}"
+        );
+    }
+    let b_verified = eventually(WAIT, || {
+        a.registry().get(&b.peer_id()).is_some_and(|e| e.verified)
+    })
+    .await;
+    assert!(b_verified, "{:?}", a.registry().get(&b.peer_id()));
+    // C proved its key, but not from the address A holds: refreshed only.
+    let c_refreshed = eventually(WAIT, || {
+        a.registry()
+            .get(&c.peer_id())
+            .is_some_and(|e| e.last_seen_ms > long_ago)
+    })
+    .await;
+    assert!(c_refreshed, "C's HELLO never refreshed its entry");
+    let c_entry = a.registry().get(&c.peer_id()).expect("C stored");
+    assert!(!c_entry.verified, "{c_entry:?}");
+    assert_eq!(c_entry.addrs, vec![c_addr]);
+    let m = a.metrics();
+    assert_eq!((m.hellos_received, m.hellos_received_verified), (2, 2));
+    assert_eq!(m.transport.hellos_verified, 2);
     a.shutdown().await.expect("shutdown");
 }
 

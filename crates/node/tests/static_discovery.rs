@@ -39,15 +39,16 @@ async fn a_static_peer_is_discovered_greeted_and_stored() {
     let acked = b_events
         .expect("HelloAcked from A", WAIT, common::is_hello_acked(a_id))
         .await;
-    let NodeEvent::HelloAcked { addr, .. } = acked else {
+    let NodeEvent::HelloAcked { addr, verified, .. } = acked else {
         unreachable!("matched HelloAcked");
     };
     assert_eq!(addr, a.local_addr());
+    assert!(verified, "A answered with a valid signed ACK");
     let discovered_at = b_events.seen.iter().position(common::is_discovered(a_id));
     let acked_at = b_events.seen.iter().position(common::is_hello_acked(a_id));
     assert!(discovered_at < acked_at, "{:?}", b_events.seen);
 
-    // A: the HELLO arrives as an unverified claim from B.
+    // A: B's signed HELLO arrives verified.
     let received = a_events
         .expect(
             "HelloReceived from B",
@@ -61,10 +62,10 @@ async fn a_static_peer_is_discovered_greeted_and_stored() {
     else {
         unreachable!("matched HelloReceived");
     };
-    assert!(!verified, "a plain HELLO proves nothing");
+    assert!(verified, "a node's signed HELLO is verified");
     assert!(remote.ip().is_loopback(), "{remote}");
 
-    // A does not know B: counted, not stored.
+    // A does not know B: counted, not stored (peers come from discovery).
     assert!(
         eventually(WAIT, || a.metrics().hellos_from_unknown == 1).await,
         "hellos_from_unknown = {}",
@@ -73,7 +74,12 @@ async fn a_static_peer_is_discovered_greeted_and_stored() {
     let a_metrics = a.metrics();
     assert_eq!(a_metrics.hellos_received, 1);
     assert_eq!(a_metrics.transport.hellos, 1);
-    assert!(a.peers().is_empty(), "A stored an unauthenticated sender");
+    assert_eq!(a_metrics.hellos_received_verified, 1);
+    assert_eq!(a_metrics.transport.hellos_verified, 1);
+    assert!(
+        a.peers().is_empty(),
+        "A stored a sender discovery never announced"
+    );
 
     // B holds A, from the static list, at the announced address.
     let peers = b.peers();
@@ -82,9 +88,11 @@ async fn a_static_peer_is_discovered_greeted_and_stored() {
     assert_eq!(entry.peer_id, a_id);
     assert_eq!(entry.source, Source::Static);
     assert_eq!(entry.addrs, vec![a.local_addr()]);
-    assert!(!entry.verified);
+    assert!(entry.verified, "A proved its id with a signed ACK");
     let b_metrics = b.metrics();
     assert_eq!((b_metrics.hellos_sent, b_metrics.hellos_acked), (1, 1));
+    assert_eq!(b_metrics.hellos_verified, 1);
+    assert_eq!(b_metrics.transport.acks_verified, 1);
     assert_eq!(b_metrics.hellos_failed, 0);
 
     b.shutdown().await.expect("B shutdown");

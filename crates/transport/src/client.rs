@@ -19,7 +19,10 @@ use crate::message::{Message, ACK};
 /// Longest part of a bad reply kept in [`TransportError::BadAck`], in bytes.
 const BAD_ACK_LOG_BYTES: usize = 64;
 
-/// Sends `{"type":"HELLO","from":"<from>"}\n` to `addr` and waits for `ACK`.
+/// Sends the legacy HELLO `{"type":"HELLO","from":"<from>"}\n` to `addr` and
+/// waits for `ACK` (what the Python prototype does). Nothing is proven either
+/// way; [`send_signed_hello`](crate::send_signed_hello) authenticates both
+/// sides.
 ///
 /// Returns the round-trip time, measured from just before the TCP connect
 /// starts until the complete `ACK\n` line has been read: it includes the TCP
@@ -47,7 +50,10 @@ pub async fn send_hello(
 /// - [`TransportError::ConnectionRefused`]: nothing listens on `addr`.
 /// - [`TransportError::Timeout`]: connect, write or reply took too long
 ///   (`phase` says which).
-/// - [`TransportError::BadAck`]: the reply line is not exactly `ACK`.
+/// - [`TransportError::BadAck`]: the reply line is not exactly `ACK` (this
+///   includes the signed ACK a server with an identity sends to a
+///   [`Message::SignedHello`]: use [`send_signed_hello`](crate::send_signed_hello)
+///   for those).
 /// - [`TransportError::FrameTooLarge`]: the reply exceeds `max_line_bytes`.
 /// - [`TransportError::EofBeforeReply`]: the peer closed or reset the
 ///   connection before a complete reply line (it rejected the line).
@@ -60,7 +66,11 @@ pub async fn send_message(
     let line = message
         .encode_line_within(config.max_line_bytes())
         .map_err(|source| TransportError::Encode { addr, source })?;
-    exchange(addr, line.as_bytes(), config).await
+    exchange(addr, line.as_bytes(), config, |line| {
+        require_ack(addr, line)
+    })
+    .await
+    .map(|(rtt, ())| rtt)
 }
 
 /// Sends one raw line (without its newline; this function appends `\n`) to
@@ -92,15 +102,22 @@ pub async fn send_line(
     let mut framed = String::with_capacity(line.len() + 1);
     framed.push_str(line);
     framed.push('\n');
-    exchange(addr, framed.as_bytes(), config).await
+    exchange(addr, framed.as_bytes(), config, |line| {
+        require_ack(addr, line)
+    })
+    .await
+    .map(|(rtt, ())| rtt)
 }
 
-/// Connect, write `framed`, read one reply line, require `ACK`, half-close.
-async fn exchange(
+/// Connect, write `framed`, read one reply line, judge it with `on_reply`,
+/// half-close. The round-trip time stops when the reply line has been read,
+/// before `on_reply` runs.
+pub(crate) async fn exchange<T>(
     addr: SocketAddr,
     framed: &[u8],
     config: &TransportConfig,
-) -> Result<Duration, TransportError> {
+    on_reply: impl FnOnce(&[u8]) -> Result<T, TransportError>,
+) -> Result<(Duration, T), TransportError> {
     let started = Instant::now();
     let mut stream = connect(addr, config).await?;
     let (read_half, mut write_half) = stream.split();
@@ -112,14 +129,15 @@ async fn exchange(
     let reply = timeout(config.ack_timeout(), reader.read_frame())
         .await
         .map_err(|_| timed_out(TimeoutPhase::Read, addr, config.ack_timeout()))?;
-    check_reply(addr, reply)?;
+    let line = reply_line(addr, reply)?;
     let rtt = started.elapsed();
+    let judged = on_reply(line)?;
     debug!(%addr, rtt_us = rtt.as_micros(), "ACK received");
     // Send FIN so the peer sees a clean end of stream, not a reset.
     if let Err(error) = write_half.shutdown().await {
         debug!(%addr, %error, "closing after ACK failed");
     }
-    Ok(rtt)
+    Ok((rtt, judged))
 }
 
 /// Connects within `connect_timeout`.
@@ -137,17 +155,30 @@ async fn connect(addr: SocketAddr, config: &TransportConfig) -> Result<TcpStream
     Ok(stream)
 }
 
-/// Accepts exactly `ACK`; maps every other outcome to its error.
-fn check_reply(
+/// Accepts exactly `ACK`.
+fn require_ack(addr: SocketAddr, line: &[u8]) -> Result<(), TransportError> {
+    if line == ACK {
+        Ok(())
+    } else {
+        Err(bad_ack(addr, line))
+    }
+}
+
+/// [`TransportError::BadAck`] quoting (the start of) `line`.
+pub(crate) fn bad_ack(addr: SocketAddr, line: &[u8]) -> TransportError {
+    TransportError::BadAck {
+        addr,
+        received: truncate_for_log(line),
+    }
+}
+
+/// The reply line; maps every failure to read one to its error.
+fn reply_line(
     addr: SocketAddr,
     reply: Result<Option<&[u8]>, FrameError>,
-) -> Result<(), TransportError> {
+) -> Result<&[u8], TransportError> {
     match reply {
-        Ok(Some(line)) if line == ACK => Ok(()),
-        Ok(Some(line)) => Err(TransportError::BadAck {
-            addr,
-            received: truncate_for_log(line),
-        }),
+        Ok(Some(line)) => Ok(line),
         Ok(None) | Err(FrameError::EofMidLine { .. }) => {
             Err(TransportError::EofBeforeReply { addr })
         }
@@ -195,18 +226,18 @@ mod tests {
     #[test]
     fn reply_classification() {
         let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        assert!(check_reply(addr, Ok(Some(b"ACK"))).is_ok());
+        assert!(require_ack(addr, b"ACK").is_ok());
         assert!(matches!(
-            check_reply(addr, Ok(Some(b"ACK\r"))),
+            require_ack(addr, b"ACK\r"),
             Err(TransportError::BadAck { .. })
         ));
         assert!(matches!(
-            check_reply(addr, Ok(None)),
+            reply_line(addr, Ok(None)),
             Err(TransportError::EofBeforeReply { .. })
         ));
         let reset = io::Error::from(io::ErrorKind::ConnectionReset);
         assert!(matches!(
-            check_reply(addr, Err(FrameError::Io(reset))),
+            reply_line(addr, Err(FrameError::Io(reset))),
             Err(TransportError::EofBeforeReply { .. })
         ));
     }

@@ -27,6 +27,14 @@ pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_millis(5000);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_millis(2000);
 /// Default maximum number of connections served at once: 256.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default tolerance for a signed HELLO's timestamp: ±30 000 ms around the
+/// receiver's clock (`docs/wire.md` §3.6). Also how long a nonce is
+/// remembered for replay detection.
+pub const DEFAULT_TIMESTAMP_WINDOW: Duration = Duration::from_secs(30);
+/// Default number of (sender, nonce) pairs the replay cache holds: 4096.
+pub const DEFAULT_REPLAY_CACHE_CAPACITY: usize = 4096;
+/// Largest accepted `replay_cache_capacity` (about 100 bytes per entry).
+pub const MAX_REPLAY_CACHE_CAPACITY: usize = 1 << 20;
 /// Largest accepted `max_connections`.
 pub const MAX_MAX_CONNECTIONS: usize = 65_536;
 /// Largest accepted timeout or grace period: 24 h.
@@ -45,6 +53,8 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// | `ack_timeout` | 5000 ms | client |
 /// | `shutdown_grace` | 2000 ms | server shutdown |
 /// | `max_connections` | 256 | server |
+/// | `timestamp_window` | ±30 000 ms | server (signed HELLO) |
+/// | `replay_cache_capacity` | 4096 entries | server (signed HELLO) |
 ///
 /// ```
 /// use std::time::Duration;
@@ -66,6 +76,8 @@ pub struct TransportConfig {
     ack_timeout: Duration,
     shutdown_grace: Duration,
     max_connections: usize,
+    timestamp_window: Duration,
+    replay_cache_capacity: usize,
 }
 
 impl Default for TransportConfig {
@@ -79,6 +91,8 @@ impl Default for TransportConfig {
             ack_timeout: DEFAULT_ACK_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            timestamp_window: DEFAULT_TIMESTAMP_WINDOW,
+            replay_cache_capacity: DEFAULT_REPLAY_CACHE_CAPACITY,
         }
     }
 }
@@ -101,6 +115,8 @@ impl TransportConfig {
     ///   zero or above [`MAX_TIMEOUT`] (24 h).
     /// - [`ConfigError::ConnectionsOutOfRange`]: `max_connections` outside
     ///   1..=[`MAX_MAX_CONNECTIONS`] (65536).
+    /// - [`ConfigError::ReplayCacheOutOfRange`]: the replay cache
+    ///   capacity is outside 1..=[`MAX_REPLAY_CACHE_CAPACITY`] (1048576).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(MIN_LINE_BYTES..=MAX_MAX_LINE_BYTES).contains(&self.max_line_bytes) {
             return Err(ConfigError::LineLimitOutOfRange {
@@ -115,6 +131,7 @@ impl TransportConfig {
             ("write_timeout", self.write_timeout),
             ("ack_timeout", self.ack_timeout),
             ("shutdown_grace", self.shutdown_grace),
+            ("timestamp_window", self.timestamp_window),
         ];
         for (name, value) in timeouts {
             if value.is_zero() || value > MAX_TIMEOUT {
@@ -129,6 +146,12 @@ impl TransportConfig {
             return Err(ConfigError::ConnectionsOutOfRange {
                 value: self.max_connections,
                 max: MAX_MAX_CONNECTIONS,
+            });
+        }
+        if !(1..=MAX_REPLAY_CACHE_CAPACITY).contains(&self.replay_cache_capacity) {
+            return Err(ConfigError::ReplayCacheOutOfRange {
+                value: self.replay_cache_capacity,
+                max: MAX_REPLAY_CACHE_CAPACITY,
             });
         }
         Ok(())
@@ -170,6 +193,21 @@ impl TransportConfig {
     /// OS accept backlog until one finishes.
     pub fn max_connections(&self) -> usize {
         self.max_connections
+    }
+
+    /// Server with an identity: a signed HELLO is accepted only if its `ts`
+    /// is within ± this of the server's clock; a (sender, nonce) pair is
+    /// remembered until its `ts` leaves the window (`docs/wire.md` §3.6).
+    /// Peers' clocks must agree to within this.
+    pub fn timestamp_window(&self) -> Duration {
+        self.timestamp_window
+    }
+
+    /// Server with an identity: the most (sender, nonce) pairs remembered
+    /// to detect replayed signed HELLOs; when full, the entry with the
+    /// oldest timestamp is evicted (and counted).
+    pub fn replay_cache_capacity(&self) -> usize {
+        self.replay_cache_capacity
     }
 }
 
@@ -221,6 +259,18 @@ impl TransportConfigBuilder {
     /// Sets [`TransportConfig::max_connections`] (1..=65536).
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.config.max_connections = connections;
+        self
+    }
+
+    /// Sets [`TransportConfig::timestamp_window`] (non-zero, at most 24 h).
+    pub fn timestamp_window(mut self, window: Duration) -> Self {
+        self.config.timestamp_window = window;
+        self
+    }
+
+    /// Sets [`TransportConfig::replay_cache_capacity`] (1..=1048576 entries).
+    pub fn replay_cache_capacity(mut self, entries: usize) -> Self {
+        self.config.replay_cache_capacity = entries;
         self
     }
 
@@ -285,6 +335,33 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn signed_greeting_settings_are_validated() {
+        let config = TransportConfig::default();
+        assert_eq!(config.timestamp_window(), Duration::from_secs(30));
+        assert_eq!(config.replay_cache_capacity(), 4096);
+        assert!(matches!(
+            TransportConfig::builder()
+                .timestamp_window(Duration::ZERO)
+                .build(),
+            Err(ConfigError::TimeoutOutOfRange {
+                name: "timestamp_window",
+                ..
+            })
+        ));
+        for value in [0, MAX_REPLAY_CACHE_CAPACITY + 1] {
+            assert_eq!(
+                TransportConfig::builder()
+                    .replay_cache_capacity(value)
+                    .build(),
+                Err(ConfigError::ReplayCacheOutOfRange {
+                    value,
+                    max: MAX_REPLAY_CACHE_CAPACITY
+                })
+            );
+        }
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! One accepted connection: read lines, answer each with `ACK` in order, or
-//! close without `ACK` on the first bad line (`docs/transport.md`).
+//! One accepted connection: read lines, answer each with `ACK` (or a signed
+//! ACK) in order, or close without a reply on the first bad line
+//! (`docs/transport.md`).
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tazcom_identity::PeerId;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -12,11 +14,13 @@ use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::authenticate::Authenticator;
 use crate::codec::FrameReader;
 use crate::config::TransportConfig;
 use crate::error::FrameError;
 use crate::event::InboundEvent;
 use crate::message::{Message, ParsedLine, ACK_LINE};
+use crate::signed::{unix_ms_now, SignedHello};
 use crate::stats::{Counters, Reject};
 
 /// What every connection task shares with the server.
@@ -26,6 +30,17 @@ pub(crate) struct ConnectionContext {
     pub(crate) counters: Arc<Counters>,
     pub(crate) events: mpsc::Sender<InboundEvent>,
     pub(crate) shutdown: CancellationToken,
+    /// The server's identity: without one, signed HELLOs are not checked and
+    /// get a plain `ACK` (reported unverified).
+    pub(crate) auth: Option<Authenticator>,
+}
+
+/// What to answer an accepted line with.
+enum Reply {
+    /// `ACK\n`.
+    Plain,
+    /// A signed ACK line, newline included.
+    Signed(String),
 }
 
 /// The outcome of waiting for one line.
@@ -53,12 +68,17 @@ pub(crate) async fn serve_connection(
     let mut reader = FrameReader::new(read_half, ctx.config.max_line_bytes());
     loop {
         match next_step(&mut reader, &ctx).await {
-            Step::Line(parsed) => {
-                handle_line(parsed, remote, &ctx).await;
-                if !write_ack(&mut write_half, remote, &ctx).await {
+            Step::Line(parsed) => match handle_line(parsed, remote, &ctx).await {
+                Ok(reply) => {
+                    if !write_reply(&mut write_half, &reply, remote, &ctx).await {
+                        return;
+                    }
+                }
+                Err((reason, detail)) => {
+                    reject(reason, &detail, remote, &ctx);
                     return;
                 }
-            }
+            },
             Step::Reject(reason, detail) => {
                 reject(reason, &detail, remote, &ctx);
                 return;
@@ -129,32 +149,96 @@ async fn read_step<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>, deadline: 
     }
 }
 
-/// Counts the line and reports it to the node (awaiting channel capacity).
-async fn handle_line(parsed: ParsedLine, remote: SocketAddr, ctx: &ConnectionContext) {
+/// Checks and counts the line, reports a HELLO to the node (awaiting
+/// channel capacity), and says what to answer; `Err` rejects the line.
+async fn handle_line(
+    parsed: ParsedLine,
+    remote: SocketAddr,
+    ctx: &ConnectionContext,
+) -> Result<Reply, (Reject, String)> {
     match parsed {
         ParsedLine::Message(Message::Hello { from }) => {
-            Counters::bump(&ctx.counters.hellos);
-            debug!(%remote, peer = %from, "HELLO received");
-            let event = InboundEvent::Hello { from, remote };
-            if ctx.events.send(event).await.is_err() {
-                Counters::bump(&ctx.counters.events_undelivered);
-                debug!(%remote, "event receiver dropped; HELLO not delivered");
-            }
+            debug!(%remote, peer = %from, "legacy HELLO received");
+            deliver_hello(from, remote, false, None, ctx).await;
+            Ok(Reply::Plain)
+        }
+        ParsedLine::Message(Message::SignedHello(hello)) => signed_hello(&hello, remote, ctx).await,
+        ParsedLine::Message(other) => {
+            Counters::bump(&ctx.counters.unknown_types);
+            debug!(%remote, message_type = other.wire_type(), "not a request; ACKed, ignored");
+            Ok(Reply::Plain)
         }
         ParsedLine::Unknown(unknown) => {
             Counters::bump(&ctx.counters.unknown_types);
             debug!(%remote, message_type = ?unknown.message_type, "unknown message type; ACKed, ignored");
+            Ok(Reply::Plain)
         }
     }
 }
 
-/// Writes `ACK\n` within `write_timeout`; `false` if the connection is unusable.
-async fn write_ack<W: AsyncWrite + Unpin>(
+/// A signed HELLO: checked and answered with a signed ACK when the server
+/// has an identity, otherwise taken as an unverified HELLO.
+async fn signed_hello(
+    hello: &SignedHello,
+    remote: SocketAddr,
+    ctx: &ConnectionContext,
+) -> Result<Reply, (Reject, String)> {
+    let Some(auth) = &ctx.auth else {
+        debug!(%remote, peer = %hello.from, "signed HELLO received; no identity to check it with");
+        deliver_hello(hello.from, remote, false, None, ctx).await;
+        return Ok(Reply::Plain);
+    };
+    let admitted = auth
+        .check(hello, unix_ms_now())
+        .map_err(|(reason, detail)| {
+            (
+                reason,
+                format!("signed HELLO from {}: {detail}", hello.from),
+            )
+        })?;
+    if admitted.evicted {
+        Counters::bump(&ctx.counters.replay_cache_evictions);
+    }
+    Counters::bump(&ctx.counters.hellos_verified);
+    debug!(%remote, peer = %hello.from, "signed HELLO verified");
+    deliver_hello(hello.from, remote, true, hello.listen_port(), ctx).await;
+    Ok(Reply::Signed(admitted.reply))
+}
+
+/// Counts a HELLO and sends it to the node (`listen_port` only for a
+/// verified one).
+async fn deliver_hello(
+    from: PeerId,
+    remote: SocketAddr,
+    verified: bool,
+    listen_port: Option<u16>,
+    ctx: &ConnectionContext,
+) {
+    Counters::bump(&ctx.counters.hellos);
+    let event = InboundEvent::Hello {
+        from,
+        remote,
+        verified,
+        listen_port,
+    };
+    if ctx.events.send(event).await.is_err() {
+        Counters::bump(&ctx.counters.events_undelivered);
+        debug!(%remote, "event receiver dropped; HELLO not delivered");
+    }
+}
+
+/// Writes the reply within `write_timeout`; `false` if the connection is unusable.
+async fn write_reply<W: AsyncWrite + Unpin>(
     writer: &mut W,
+    reply: &Reply,
     remote: SocketAddr,
     ctx: &ConnectionContext,
 ) -> bool {
-    let error = match timeout(ctx.config.write_timeout(), writer.write_all(ACK_LINE)).await {
+    let bytes = match reply {
+        Reply::Plain => &ACK_LINE[..],
+        Reply::Signed(line) => line.as_bytes(),
+    };
+    let error = match timeout(ctx.config.write_timeout(), writer.write_all(bytes)).await {
         Ok(Ok(())) => {
             Counters::bump(&ctx.counters.lines_acked);
             return true;

@@ -1,6 +1,7 @@
 //! Error types of this crate, one enum per concern.
 //!
-//! - [`TransportError`]: binding, connecting, sending and awaiting `ACK`.
+//! - [`TransportError`]: binding, connecting, sending and awaiting `ACK`;
+//!   [`AckRejection`] says why a signed ACK was refused.
 //! - [`ParseError`]: a received line is not an acceptable message.
 //! - [`FrameError`]: the byte stream could not be cut into lines.
 //! - [`EncodeError`]: a message cannot be put on the wire.
@@ -52,6 +53,7 @@ impl fmt::Display for TimeoutPhase {
 /// Every client-side variant names the peer address, so the error can be
 /// logged as is.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransportError {
     /// The listener could not be bound.
     #[error(
@@ -121,13 +123,25 @@ pub enum TransportError {
         /// The reply, lossily decoded and cut to at most 64 bytes for logs.
         received: String,
     },
+    /// The peer answered a signed HELLO with a signed ACK that fails a check
+    /// (`docs/wire.md` §3.6): it cannot be taken as proof of the peer's id.
+    #[error("{addr} answered the signed HELLO with an ACK that fails verification: {reason}")]
+    AckRejected {
+        /// The peer address.
+        addr: SocketAddr,
+        /// Which check failed.
+        reason: AckRejection,
+    },
     /// The peer closed (or reset) the connection before a complete reply line.
     ///
     /// A TAZCOM server does this when it rejects the line (malformed, too
-    /// large) or is shutting down.
+    /// large; for a signed HELLO also: addressed to another id, timestamp
+    /// outside its window, bad signature, replayed) or is shutting down.
     #[error(
         "{addr} closed the connection before replying ACK; it rejected the line \
-         (malformed or too large) or is shutting down; check the peer's logs"
+         (malformed or too large; a signed HELLO addressed to another peer id, \
+         with a clock skew beyond the peer's window, or replayed) or is shutting \
+         down; check the peer's logs and the expected peer id"
     )]
     EofBeforeReply {
         /// The peer address.
@@ -153,12 +167,63 @@ pub enum TransportError {
     },
 }
 
+/// Why a client rejected a signed ACK (see [`TransportError::AckRejected`]);
+/// each reason has its own counter in
+/// [`TransportStats`](crate::TransportStats) (`acks_rejected_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AckRejection {
+    /// The ACK's `from` is not the peer id the client expected (the TXT
+    /// `id` it greeted): another node, or a node with a new key, answers at
+    /// that address. The discovery record and the key must agree.
+    WrongPeer {
+        /// The peer id the client greeted.
+        expected: tazcom_identity::PeerId,
+        /// The peer id the ACK names.
+        found: tazcom_identity::PeerId,
+    },
+    /// The ACK's `to` is not the client's own peer id.
+    WrongAddressee {
+        /// The peer id the ACK names as addressee.
+        found: tazcom_identity::PeerId,
+    },
+    /// The ACK's nonce is not the one the HELLO carried (a stale or
+    /// replayed ACK).
+    NonceMismatch,
+    /// The signature does not verify under the ACK's `from`.
+    BadSignature,
+}
+
+impl fmt::Display for AckRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AckRejection::WrongPeer { expected, found } => write!(
+                f,
+                "signed by peer {found}, not by the expected peer {expected}; the address \
+                 belongs to another node (stale discovery record or static entry), fix the \
+                 expected id or wait for a fresh announcement"
+            ),
+            AckRejection::WrongAddressee { found } => write!(
+                f,
+                "addressed to peer {found}, not to this node; the peer answered another greeting"
+            ),
+            AckRejection::NonceMismatch => f.write_str(
+                "its nonce is not the HELLO's; the ACK answers another HELLO (stale or replayed)",
+            ),
+            AckRejection::BadSignature => f.write_str(
+                "its signature does not verify under its `from` key; the reply was altered or forged",
+            ),
+        }
+    }
+}
+
 /// A received line is not an acceptable message (see `docs/wire.md`, "Parsing").
 ///
 /// A well-formed JSON object with a string `type` that this crate does not
 /// know is *not* an error: it parses to
 /// [`ParsedLine::Unknown`](crate::ParsedLine::Unknown).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// The line is not valid UTF-8.
     #[error(
@@ -192,6 +257,20 @@ pub enum ParseError {
         message_type: String,
         /// What is wrong with the fields.
         reason: String,
+    },
+    /// A HELLO carries some but not all of the signed fields (`to`, `nonce`,
+    /// `ts`, `port`, `sig`), or an ACK object lacks one of `from`, `to`,
+    /// `nonce`, `sig` (`docs/wire.md` §3.6).
+    #[error(
+        "{message_type} message has only part of the signed-greeting fields (missing: {}); \
+         send all of them (a signed message) or, for a HELLO, none (a legacy HELLO)",
+        missing.join(", ")
+    )]
+    TruncatedFields {
+        /// The wire type, `HELLO` or `ACK`.
+        message_type: String,
+        /// The names of the missing fields, in wire order.
+        missing: Vec<&'static str>,
     },
 }
 
@@ -273,6 +352,14 @@ pub enum ConfigError {
         value: Duration,
         /// Largest accepted value.
         max: Duration,
+    },
+    /// `replay_cache_capacity` is zero or above the maximum.
+    #[error("replay_cache_capacity = {value} is out of range; use 1..={max} entries")]
+    ReplayCacheOutOfRange {
+        /// The rejected value.
+        value: usize,
+        /// Largest accepted value.
+        max: usize,
     },
     /// `max_connections` is zero or above the maximum.
     #[error("max_connections = {value} is out of range; use 1..={max}")]

@@ -15,12 +15,22 @@ use tazcom_identity::PeerId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InboundEvent {
-    /// A valid HELLO line was received (and is about to be ACKed).
+    /// A valid HELLO line was received (and is about to be ACKed): a legacy
+    /// HELLO, or a signed HELLO (`docs/wire.md` §3.6).
+    #[non_exhaustive]
     Hello {
-        /// The peer id the sender claims (not authenticated).
+        /// The sender's peer id: proven when `verified`, a claim otherwise.
         from: PeerId,
         /// The TCP source address of the connection. Its port is the peer's
         /// ephemeral client port, not its listening port.
         remote: SocketAddr,
+        /// `true` for a signed HELLO that passed every check of a server
+        /// with an identity (addressee, timestamp, signature by `from`,
+        /// fresh nonce); it is answered with a signed ACK. `false` for a
+        /// legacy HELLO, and for any HELLO at a server without identity.
+        verified: bool,
+        /// The TCP listen port the sender signed (the `port` field), when
+        /// `verified` and not 0; `None` otherwise.
+        listen_port: Option<u16>,
     },
 }

@@ -1,28 +1,42 @@
 //! TCP transport for TAZCOM: newline-delimited JSON frames and the HELLO/ACK
-//! greeting, byte-compatible with the Python prototype (POC-02).
+//! greeting, byte-compatible with the Python prototype (POC-02), plus the
+//! authenticated greeting (signed HELLO, signed ACK) that proves both peers'
+//! ids.
 //!
 //! ```
 //! use std::net::SocketAddr;
-//! use tazcom_identity::PeerId;
+//! use std::sync::Arc;
+//! use tazcom_identity::Identity;
 //! use tazcom_transport::{send_hello, InboundEvent, Listener, TransportConfig};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let config = TransportConfig::default();
 //!     let addr: SocketAddr = "127.0.0.1:0".parse()?;
-//!     let listener = Listener::bind(addr, config.clone()).await?;
+//!     let (server_id, client_id) = (Arc::new(Identity::generate()), Arc::new(Identity::generate()));
+//!     let listener = Listener::bind(addr, config.clone()).await?.with_identity(Arc::clone(&server_id));
 //!     let (events_tx, mut events) = tokio::sync::mpsc::channel(16);
 //!     let server = listener.serve(events_tx);
 //!
-//!     let me = PeerId::from_bytes([7; 32]);
-//!     let rtt = send_hello(server.local_addr(), &me, &config).await?;
-//!     println!("HELLO acknowledged in {} µs", rtt.as_micros());
-//!
+//!     // Signed HELLO → signed ACK: each side proves its id.
+//!     let greeter = tazcom_transport::Greeter::new(Arc::clone(&client_id), None, config.clone());
+//!     let greeting = greeter.greet(server.local_addr(), &server_id.peer_id()).await?;
+//!     assert_eq!(greeting.verified_peer, Some(server_id.peer_id()));
 //!     match events.recv().await {
-//!         Some(InboundEvent::Hello { from, .. }) => assert_eq!(from, me),
+//!         Some(InboundEvent::Hello { from, verified, .. }) => {
+//!             assert_eq!(from, client_id.peer_id());
+//!             assert!(verified);
+//!         }
 //!         other => panic!("unexpected event {other:?}"),
 //!     }
-//!     assert_eq!(server.stats().hellos, 1);
+//!
+//!     // The prototype's HELLO still gets `ACK`; its `from` is only a claim.
+//!     let rtt = send_hello(server.local_addr(), &client_id.peer_id(), &config).await?;
+//!     println!("legacy HELLO acknowledged in {} µs", rtt.as_micros());
+//!     assert!(matches!(events.recv().await, Some(InboundEvent::Hello { verified: false, .. })));
+//!
+//!     let stats = server.stats();
+//!     assert_eq!((stats.hellos, stats.hellos_verified), (2, 1));
 //!     server.shutdown().await;
 //!     Ok(())
 //! }
@@ -31,41 +45,57 @@
 //! # Layers
 //!
 //! - [`Message`] / [`ParsedLine`] (`message.rs`): the JSON messages and
-//!   their exact line encoding.
+//!   their exact line encoding; [`SignedHello`], [`SignedAck`], [`Nonce`]
+//!   (`signed.rs`): the signed greeting and the bytes it signs.
 //! - [`FrameReader`] (`codec.rs`): bounded `\n` framing (1024 bytes by
 //!   default, newline included).
-//! - [`Listener`] / [`Server`] (`server.rs`): accept, answer each valid line
-//!   with `ACK\n`, report HELLOs as [`InboundEvent`]s, count rejections in
-//!   [`TransportStats`].
+//! - [`Listener`] / [`Server`] (`server.rs`, `connection.rs`): accept,
+//!   answer each valid line with `ACK\n` (a verified signed HELLO with a
+//!   signed ACK, `authenticate.rs`, `replay.rs`), report HELLOs as
+//!   [`InboundEvent`]s, count rejections in [`TransportStats`].
 //! - [`send_hello`], [`send_message`], [`send_line`] (`client.rs`): one-shot
-//!   exchanges returning the round-trip time.
+//!   exchanges returning the round-trip time; [`send_signed_hello`] and
+//!   [`Greeter`] (`greeter.rs`): the signed greeting, checked and counted.
 //! - [`TransportConfig`] (`config.rs`): limits and timeouts, validated.
 //!
 //! The wire format (and the DNS-SD records that announce the TCP port) is
 //! specified in `docs/wire.md`; this layer's behaviour (limits, timeouts,
 //! counters, shutdown) in `docs/transport.md`.
 
+mod authenticate;
 mod client;
 mod codec;
 mod config;
 mod connection;
 mod error;
 mod event;
+mod greeter;
 mod message;
+mod replay;
 mod server;
+mod signed;
 mod stats;
 
 pub use client::{send_hello, send_line, send_message};
 pub use codec::FrameReader;
 pub use config::{
     TransportConfig, TransportConfigBuilder, DEFAULT_ACK_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LINE_BYTES, DEFAULT_READ_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
-    DEFAULT_WRITE_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_LINE_BYTES, MAX_TIMEOUT, MIN_LINE_BYTES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LINE_BYTES, DEFAULT_READ_TIMEOUT,
+    DEFAULT_REPLAY_CACHE_CAPACITY, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TIMESTAMP_WINDOW,
+    DEFAULT_WRITE_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_LINE_BYTES, MAX_REPLAY_CACHE_CAPACITY,
+    MAX_TIMEOUT, MIN_LINE_BYTES,
 };
-pub use error::{ConfigError, EncodeError, FrameError, ParseError, TimeoutPhase, TransportError};
+pub use error::{
+    AckRejection, ConfigError, EncodeError, FrameError, ParseError, TimeoutPhase, TransportError,
+};
 pub use event::InboundEvent;
+pub use greeter::{send_signed_hello, Greeter, Greeting};
 pub use message::{
     Message, ParsedLine, UnknownMessage, ACK, ACK_LINE, HELLO_LINE_BYTES, MAX_LINE_BYTES,
 };
 pub use server::{Listener, Server};
+pub use signed::{
+    Nonce, SignedAck, SignedHello, ACK_DOMAIN, ACK_SIGNED_LEN, HELLO_DOMAIN, HELLO_SIGNED_LEN,
+    MAX_SIGNED_HELLO_LINE_BYTES, NONCE_LEN, SIGNED_ACK_LINE_BYTES,
+};
 pub use stats::TransportStats;

@@ -6,37 +6,39 @@
 //! (the server ACKs it), so newer peers can add message types without
 //! breaking older ones.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tazcom_identity::PeerId;
 
 use crate::error::{EncodeError, ParseError};
+use crate::signed::{peer_field, FieldError, SignedAck, SignedHello};
 
 /// The wire line limit in bytes, newline included (`docs/wire.md`, "Framing";
 /// the Python prototype's `MESSAGE_SIZE_LIMIT`).
 pub const MAX_LINE_BYTES: usize = 1024;
 
-/// The reply a server sends for every accepted line: `ACK` followed by `\n`
-/// (`docs/wire.md`, "ACK").
+/// The reply a server sends for every accepted line except a verified
+/// signed HELLO: `ACK` followed by `\n` (`docs/wire.md`, "ACK").
 pub const ACK_LINE: &[u8; 4] = b"ACK\n";
 
 /// The reply line without its newline, as returned by
 /// [`FrameReader::read_frame`](crate::FrameReader::read_frame).
 pub const ACK: &[u8; 3] = b"ACK";
 
-/// Length in bytes of an encoded HELLO line, newline included:
+/// Length in bytes of an encoded legacy HELLO line, newline included:
 /// `{"type":"HELLO","from":"` (24) + 64 hex + `"}` (2) + `\n` (1).
 pub const HELLO_LINE_BYTES: usize = 91;
 
-/// A message this crate understands.
+/// A message this crate understands (`docs/wire.md` §3.3, §3.6).
 ///
-/// On the wire it is a JSON object whose `type` field is the variant name in
-/// upper snake case (`Hello` → `"HELLO"`), followed by the variant's fields.
-/// Fields a peer does not know are ignored when parsing, so a later version
-/// may add fields to a message.
+/// On the wire it is a JSON object whose `type` field names the message
+/// (`"HELLO"`, `"ACK"`), followed by its fields. Fields a peer does not know
+/// are ignored when parsing, so a later version may add fields to a message.
+/// A HELLO with none of the signed fields is a [`Message::Hello`]; with all
+/// of them, a [`Message::SignedHello`]; with some, a
+/// [`ParseError::TruncatedFields`].
 ///
-/// The enum is `#[non_exhaustive]`: new message types (such as a signed
-/// HELLO) are added as new variants, so match with a wildcard arm.
+/// The enum is `#[non_exhaustive]`: new message types are added as new
+/// variants, so match with a wildcard arm.
 ///
 /// ```
 /// use tazcom_identity::PeerId;
@@ -47,23 +49,29 @@ pub const HELLO_LINE_BYTES: usize = 91;
 /// assert_eq!(line, format!("{{\"type\":\"HELLO\",\"from\":\"{}\"}}\n", "ab".repeat(32)));
 /// # Ok::<(), tazcom_transport::EncodeError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Message {
-    /// `{"type":"HELLO","from":"<64 lowercase hex>"}`: the sender greets the
-    /// receiver and names its own peer id. Unauthenticated: `from` is a claim.
+    /// `{"type":"HELLO","from":"<64 lowercase hex>"}`: the legacy (prototype)
+    /// HELLO. The sender names its own peer id; nothing proves it, so `from`
+    /// is a claim.
     Hello {
         /// The sender's peer id (64 lowercase hex characters on the wire).
         from: PeerId,
     },
+    /// A HELLO signed by its sender, addressed to one receiver
+    /// (`type` `"HELLO"` with `to`, `nonce`, `ts`, `port`, `sig`).
+    SignedHello(SignedHello),
+    /// The signed reply to a [`Message::SignedHello`] (`type` `"ACK"`).
+    /// Sent by servers only; a server that receives one ACKs and ignores it.
+    SignedAck(SignedAck),
 }
 
 impl Message {
     /// Every `type` string this crate parses into a [`Message`] variant.
-    pub const KNOWN_TYPES: &'static [&'static str] = &["HELLO"];
+    pub const KNOWN_TYPES: &'static [&'static str] = &["HELLO", "ACK"];
 
-    /// A HELLO from `from`.
+    /// A legacy HELLO from `from`.
     pub fn hello(from: PeerId) -> Message {
         Message::Hello { from }
     }
@@ -71,18 +79,21 @@ impl Message {
     /// The `type` string of this message on the wire, e.g. `"HELLO"`.
     pub fn wire_type(&self) -> &'static str {
         match self {
-            Message::Hello { .. } => "HELLO",
+            Message::Hello { .. } | Message::SignedHello(_) => "HELLO",
+            Message::SignedAck(_) => "ACK",
         }
     }
 
     /// Encodes the message as one wire line: compact JSON, `type` first,
-    /// then `\n`, at most [`MAX_LINE_BYTES`] bytes.
+    /// then the fields in the order of `docs/wire.md`, then `\n`; at most
+    /// [`MAX_LINE_BYTES`] bytes.
     ///
     /// # Errors
     ///
-    /// [`EncodeError::TooLarge`] when the line would exceed 1024 bytes
-    /// (a HELLO is always [`HELLO_LINE_BYTES`]); [`EncodeError::Json`] if
-    /// serialization fails (not possible for the current variants).
+    /// [`EncodeError::TooLarge`] when the line would exceed 1024 bytes (not
+    /// possible for the current variants: a legacy HELLO is always
+    /// [`HELLO_LINE_BYTES`], a signed HELLO at most 382 bytes, a signed ACK
+    /// 341 bytes).
     pub fn encode_line(&self) -> Result<String, EncodeError> {
         self.encode_line_within(MAX_LINE_BYTES)
     }
@@ -92,11 +103,14 @@ impl Message {
     ///
     /// # Errors
     ///
-    /// [`EncodeError::TooLarge`] when the line exceeds `limit`;
-    /// [`EncodeError::Json`] if serialization fails.
+    /// [`EncodeError::TooLarge`] when the line exceeds `limit`.
     pub fn encode_line_within(&self, limit: usize) -> Result<String, EncodeError> {
-        // serde_json writes the internal tag first, then fields in declaration order.
-        let mut line = serde_json::to_string(self)?;
+        // Every field is a peer id, hex or an integer: no JSON escaping needed.
+        let mut line = match self {
+            Message::Hello { from } => format!("{{\"type\":\"HELLO\",\"from\":\"{from}\"}}"),
+            Message::SignedHello(hello) => hello.encode(),
+            Message::SignedAck(ack) => ack.encode(),
+        };
         line.push('\n');
         if line.len() > limit {
             return Err(EncodeError::TooLarge {
@@ -105,6 +119,21 @@ impl Message {
             });
         }
         Ok(line)
+    }
+
+    /// Builds a known message from the fields of a JSON object.
+    fn from_fields(message_type: &str, fields: &Map<String, Value>) -> Result<Message, FieldError> {
+        if message_type == "ACK" {
+            return SignedAck::from_fields(fields).map(Message::SignedAck);
+        }
+        let from = match fields.get("from") {
+            None => return Err(FieldError::Invalid("missing field `from`".to_owned())),
+            Some(_) => peer_field(fields, "from")?,
+        };
+        Ok(match SignedHello::from_fields(from, fields)? {
+            Some(signed) => Message::SignedHello(signed),
+            None => Message::Hello { from },
+        })
     }
 }
 
@@ -153,7 +182,10 @@ impl ParsedLine {
     /// - [`ParseError::NotObject`]: a JSON value other than an object.
     /// - [`ParseError::MissingType`]: no `type` field, or not a string.
     /// - [`ParseError::InvalidMessage`]: a known `type` with bad fields, e.g.
-    ///   a HELLO whose `from` is not 64 lowercase hex characters.
+    ///   a HELLO whose `from` is not 64 lowercase hex characters, or a `sig`
+    ///   that is not 128 lowercase hex characters.
+    /// - [`ParseError::TruncatedFields`]: a HELLO with some but not all of
+    ///   the signed fields, or an ACK object missing any of its fields.
     pub fn parse(line: &str) -> Result<ParsedLine, ParseError> {
         let value: Value = serde_json::from_str(line).map_err(|e| ParseError::NotJson {
             reason: e.to_string(),
@@ -176,12 +208,17 @@ impl ParsedLine {
                 fields,
             }));
         }
-        serde_json::from_value(Value::Object(fields))
-            .map(ParsedLine::Message)
-            .map_err(|e| ParseError::InvalidMessage {
+        match Message::from_fields(&message_type, &fields) {
+            Ok(message) => Ok(ParsedLine::Message(message)),
+            Err(FieldError::Invalid(reason)) => Err(ParseError::InvalidMessage {
                 message_type,
-                reason: e.to_string(),
-            })
+                reason,
+            }),
+            Err(FieldError::Truncated(missing)) => Err(ParseError::TruncatedFields {
+                message_type,
+                missing,
+            }),
+        }
     }
 }
 
@@ -200,7 +237,9 @@ fn json_kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signed::{Nonce, MAX_SIGNED_HELLO_LINE_BYTES, SIGNED_ACK_LINE_BYTES};
     use proptest::prelude::*;
+    use tazcom_identity::{Identity, Signature};
 
     fn peer(byte: u8) -> PeerId {
         PeerId::from_bytes([byte; 32])
@@ -215,12 +254,92 @@ mod tests {
     }
 
     #[test]
-    fn known_types_match_serde_tags() {
-        let samples = [Message::hello(peer(1))];
+    fn known_types_match_wire_types() {
+        let (a, b) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+        let nonce = Nonce::from_bytes([3; 16]);
+        let samples = [
+            Message::hello(peer(1)),
+            Message::SignedHello(SignedHello::sign(&a, b.peer_id(), nonce, 5, 6)),
+            Message::SignedAck(SignedAck::sign(&b, a.peer_id(), nonce)),
+        ];
         for message in samples {
-            let value = serde_json::to_value(&message).unwrap();
+            let line = message.encode_line().unwrap();
+            let value: Value = serde_json::from_str(&line).unwrap();
             assert_eq!(value["type"], message.wire_type());
             assert!(Message::KNOWN_TYPES.contains(&message.wire_type()));
+        }
+    }
+
+    #[test]
+    fn signed_lines_have_the_documented_shape_and_length() {
+        let (a, b) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+        let nonce = Nonce::from_bytes([0xcd; 16]);
+        let hello = SignedHello::sign(&a, b.peer_id(), nonce, 1_700_000_000_000, 4242);
+        let line = Message::SignedHello(hello).encode_line().unwrap();
+        let expected = format!(
+            "{{\"type\":\"HELLO\",\"from\":\"{}\",\"to\":\"{}\",\"nonce\":\"{}\",\"ts\":1700000000000,\"port\":4242,\"sig\":\"{}\"}}\n",
+            a.peer_id(),
+            b.peer_id(),
+            "cd".repeat(16),
+            hex::encode(hello.sig.to_bytes())
+        );
+        assert_eq!(line, expected);
+        assert_eq!(line.len(), 374);
+        let longest = SignedHello {
+            ts_ms: u64::MAX,
+            port: u16::MAX,
+            ..hello
+        };
+        let line = Message::SignedHello(longest).encode_line().unwrap();
+        assert_eq!(line.len(), MAX_SIGNED_HELLO_LINE_BYTES);
+        let ack = Message::SignedAck(SignedAck::sign(&b, a.peer_id(), nonce));
+        assert_eq!(ack.encode_line().unwrap().len(), SIGNED_ACK_LINE_BYTES);
+    }
+
+    #[test]
+    fn some_but_not_all_signed_fields_are_truncated() {
+        let from = "ab".repeat(32);
+        let line = format!(r#"{{"type":"HELLO","from":"{from}","to":"{from}","ts":1}}"#);
+        assert_eq!(
+            ParsedLine::parse(&line),
+            Err(ParseError::TruncatedFields {
+                message_type: "HELLO".to_owned(),
+                missing: vec!["nonce", "port", "sig"],
+            })
+        );
+        let ack = format!(r#"{{"type":"ACK","from":"{from}","to":"{from}"}}"#);
+        assert_eq!(
+            ParsedLine::parse(&ack),
+            Err(ParseError::TruncatedFields {
+                message_type: "ACK".to_owned(),
+                missing: vec!["nonce", "sig"],
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_signed_fields_are_invalid() {
+        let (a, b) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+        let hello = SignedHello::sign(&a, b.peer_id(), Nonce::from_bytes([7; 16]), 9, 10);
+        let good = Message::SignedHello(hello).encode_line().unwrap();
+        let sig = hex::encode(hello.sig.to_bytes());
+        let bad_lines = [
+            good.replace(&sig, &sig[..127]),
+            good.replace(&sig, &sig.to_uppercase()),
+            good.replace(&"07".repeat(16), &"07".repeat(15)),
+            good.replace("\"port\":10", "\"port\":65536"),
+            good.replace("\"port\":10", "\"port\":\"10\""),
+            good.replace("\"ts\":9", "\"ts\":-9"),
+            good.replace(&b.peer_id().to_string(), "x"),
+        ];
+        for line in bad_lines {
+            assert!(
+                matches!(
+                    ParsedLine::parse(line.trim_end()),
+                    Err(ParseError::InvalidMessage { ref message_type, .. }) if message_type == "HELLO"
+                ),
+                "{line}"
+            );
         }
     }
 
@@ -304,6 +423,52 @@ mod tests {
             let line = message.encode_line().unwrap();
             prop_assert!(line.len() <= MAX_LINE_BYTES);
             prop_assert!(line.ends_with('\n'));
+            prop_assert_eq!(line.matches('\n').count(), 1);
+            let body = line.strip_suffix('\n').unwrap();
+            prop_assert_eq!(ParsedLine::parse(body).unwrap(), ParsedLine::Message(message));
+        }
+
+        #[test]
+        fn signed_hello_round_trips(
+            from in any::<[u8; 32]>(),
+            to in any::<[u8; 32]>(),
+            nonce in any::<[u8; 16]>(),
+            ts_ms in any::<u64>(),
+            port in any::<u16>(),
+            sig in proptest::collection::vec(any::<u8>(), 64),
+        ) {
+            let sig: [u8; 64] = sig.try_into().unwrap();
+            let message = Message::SignedHello(SignedHello {
+                from: PeerId::from_bytes(from),
+                to: PeerId::from_bytes(to),
+                nonce: Nonce::from_bytes(nonce),
+                ts_ms,
+                port,
+                sig: Signature::from_bytes(&sig),
+            });
+            let line = message.encode_line().unwrap();
+            prop_assert!(line.len() <= MAX_SIGNED_HELLO_LINE_BYTES);
+            prop_assert_eq!(line.matches('\n').count(), 1);
+            let body = line.strip_suffix('\n').unwrap();
+            prop_assert_eq!(ParsedLine::parse(body).unwrap(), ParsedLine::Message(message));
+        }
+
+        #[test]
+        fn signed_ack_round_trips(
+            from in any::<[u8; 32]>(),
+            to in any::<[u8; 32]>(),
+            nonce in any::<[u8; 16]>(),
+            sig in proptest::collection::vec(any::<u8>(), 64),
+        ) {
+            let sig: [u8; 64] = sig.try_into().unwrap();
+            let message = Message::SignedAck(SignedAck {
+                from: PeerId::from_bytes(from),
+                to: PeerId::from_bytes(to),
+                nonce: Nonce::from_bytes(nonce),
+                sig: Signature::from_bytes(&sig),
+            });
+            let line = message.encode_line().unwrap();
+            prop_assert_eq!(line.len(), SIGNED_ACK_LINE_BYTES);
             prop_assert_eq!(line.matches('\n').count(), 1);
             let body = line.strip_suffix('\n').unwrap();
             prop_assert_eq!(ParsedLine::parse(body).unwrap(), ParsedLine::Message(message));

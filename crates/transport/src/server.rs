@@ -6,16 +6,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tazcom_identity::{Identity, PeerId};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use crate::authenticate::Authenticator;
 use crate::config::TransportConfig;
 use crate::connection::{serve_connection, ConnectionContext};
 use crate::error::TransportError;
 use crate::event::InboundEvent;
+use crate::greeter::Greeter;
 use crate::stats::{Counters, TransportStats};
 
 /// Pause after a failed `accept()` (e.g. out of file descriptors), so the
@@ -32,6 +35,7 @@ pub struct Listener {
     listener: TcpListener,
     local_addr: SocketAddr,
     config: TransportConfig,
+    identity: Option<Arc<Identity>>,
 }
 
 impl Listener {
@@ -55,7 +59,26 @@ impl Listener {
             listener,
             local_addr,
             config,
+            identity: None,
         })
+    }
+
+    /// Serve as `identity` (`docs/wire.md` §3.6): signed HELLOs are checked
+    /// (addressed to this id, timestamp within
+    /// [`TransportConfig::timestamp_window`], signature by `from`, nonce not
+    /// seen before) and answered with a signed ACK, or rejected (closed
+    /// without reply, counted per reason). Legacy HELLOs still get `ACK`.
+    ///
+    /// Without an identity the server answers every valid line with `ACK`
+    /// and reports every HELLO unverified.
+    pub fn with_identity(mut self, identity: Arc<Identity>) -> Listener {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// The peer id signed HELLOs must be addressed to, if an identity was given.
+    pub fn peer_id(&self) -> Option<PeerId> {
+        self.identity.as_ref().map(|id| id.peer_id())
     }
 
     /// The address actually bound, with the OS-assigned port.
@@ -70,9 +93,10 @@ impl Listener {
 
     /// Starts serving: accepts connections (at most
     /// [`TransportConfig::max_connections`] at once) and serves each in its
-    /// own task. Valid HELLOs are sent to `events`; the send is awaited
-    /// before the `ACK`, so a full channel slows peers down rather than
-    /// dropping events.
+    /// own task. Valid HELLOs (legacy, and signed ones that pass the checks
+    /// of [`Listener::with_identity`]) are sent to `events`; the send is
+    /// awaited before the reply, so a full channel slows peers down rather
+    /// than dropping events.
     ///
     /// Dropping the returned [`Server`] starts a shutdown in the background;
     /// call [`Server::shutdown`] to wait for it.
@@ -83,17 +107,30 @@ impl Listener {
     pub fn serve(self, events: mpsc::Sender<InboundEvent>) -> Server {
         let counters = Arc::new(Counters::default());
         let shutdown = CancellationToken::new();
+        let auth = self
+            .identity
+            .map(|identity| Authenticator::new(identity, &self.config));
+        let greeter = auth.as_ref().map(|auth| {
+            Greeter::with_counters(
+                Arc::clone(auth.identity()),
+                Some(self.local_addr.port()),
+                self.config.clone(),
+                Arc::clone(&counters),
+            )
+        });
         let ctx = Arc::new(ConnectionContext {
             config: self.config,
             counters: Arc::clone(&counters),
             events,
             shutdown: shutdown.clone(),
+            auth,
         });
-        info!(local_addr = %self.local_addr, "TCP server started");
+        info!(local_addr = %self.local_addr, signed = greeter.is_some(), "TCP server started");
         let accept_task = tokio::spawn(accept_loop(self.listener, ctx));
         Server {
             local_addr: self.local_addr,
             counters,
+            greeter,
             shutdown,
             accept_task: Some(accept_task),
         }
@@ -105,6 +142,7 @@ impl Listener {
 pub struct Server {
     local_addr: SocketAddr,
     counters: Arc<Counters>,
+    greeter: Option<Greeter>,
     shutdown: CancellationToken,
     accept_task: Option<JoinHandle<()>>,
 }
@@ -115,9 +153,18 @@ impl Server {
         self.local_addr
     }
 
-    /// A snapshot of the counters since [`Listener::serve`].
+    /// A snapshot of the counters since [`Listener::serve`], including
+    /// those of the greeters made by [`Server::greeter`].
     pub fn stats(&self) -> TransportStats {
         self.counters.snapshot()
+    }
+
+    /// A [`Greeter`] that signs with the server's identity, announces its
+    /// listen port, uses its configuration and counts into its
+    /// [`TransportStats`]. `None` when the server has no identity
+    /// ([`Listener::with_identity`]).
+    pub fn greeter(&self) -> Option<Greeter> {
+        self.greeter.clone()
     }
 
     /// Stops the server and returns when it is fully stopped:

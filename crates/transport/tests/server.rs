@@ -170,13 +170,19 @@ async fn prototype_client_with_half_close_gets_exactly_ack() {
     stream.shutdown().await.unwrap();
     assert_eq!(read_until_closed(&mut stream).await, b"ACK\n");
     let event = events.recv().await.unwrap();
-    assert_eq!(
-        event,
-        InboundEvent::Hello {
-            from: peer(0x5a),
-            remote: client_addr
-        }
-    );
+    let InboundEvent::Hello {
+        from,
+        remote,
+        verified,
+        listen_port,
+        ..
+    } = event
+    else {
+        panic!("expected a HELLO event, got {event:?}");
+    };
+    assert_eq!((from, remote), (peer(0x5a), client_addr));
+    assert!(!verified, "a legacy HELLO proves nothing");
+    assert_eq!(listen_port, None);
     server.shutdown().await;
 }
 

@@ -1,0 +1,486 @@
+//! The authenticated greeting (`docs/wire.md` §3.6): the signed HELLO, the
+//! signed ACK, the bytes each signature covers, and the nonce.
+//!
+//! Both messages are JSON lines like the plain HELLO, with extra fields; a
+//! prototype server, which ACKs any line, still reads a signed HELLO as a
+//! HELLO. What a signature covers is a fixed binary layout, never the JSON
+//! text, so key order and whitespace do not matter.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand_core::{OsRng, RngCore};
+use serde_json::{Map, Value};
+use tazcom_identity::{verify, Identity, IdentityError, PeerId, Signature};
+
+/// Domain separation prefix of a signed HELLO's signed bytes: the ASCII text
+/// `TAZCOM-HELLO-v1` and a zero byte (16 bytes). A HELLO signature can never
+/// be taken for an ACK signature or for any other TAZCOM signature.
+pub const HELLO_DOMAIN: &[u8; 16] = b"TAZCOM-HELLO-v1\0";
+
+/// Domain separation prefix of a signed ACK's signed bytes: the ASCII text
+/// `TAZCOM-ACK-v1` and a zero byte (14 bytes).
+pub const ACK_DOMAIN: &[u8; 14] = b"TAZCOM-ACK-v1\0";
+
+/// Length of a nonce in bytes (32 hex characters on the wire).
+pub const NONCE_LEN: usize = 16;
+
+/// Length of the bytes a signed HELLO's signature covers:
+/// domain (16) + from (32) + to (32) + nonce (16) + ts (8) + port (2).
+pub const HELLO_SIGNED_LEN: usize = 106;
+
+/// Length of the bytes a signed ACK's signature covers:
+/// domain (14) + from (32) + to (32) + nonce (16).
+pub const ACK_SIGNED_LEN: usize = 94;
+
+/// Length in bytes of an encoded signed ACK line, newline included (always
+/// the same: every field has a fixed width).
+pub const SIGNED_ACK_LINE_BYTES: usize = 341;
+
+/// Longest encoded signed HELLO line in bytes, newline included: 357 bytes
+/// of fixed text plus up to 20 digits of `ts` and 5 of `port`. A current
+/// timestamp (13 digits) and a 5-digit port give 375 bytes.
+pub const MAX_SIGNED_HELLO_LINE_BYTES: usize = 382;
+
+/// The signed HELLO fields beyond `from`, in wire order. A HELLO with none
+/// of them is a legacy HELLO; with some but not all, it is malformed.
+pub(crate) const SIGNED_HELLO_FIELDS: [&str; 5] = ["to", "nonce", "ts", "port", "sig"];
+
+/// The fields of a signed ACK besides `type`, in wire order.
+pub(crate) const SIGNED_ACK_FIELDS: [&str; 4] = ["from", "to", "nonce", "sig"];
+
+/// 16 random bytes that tie a signed ACK to the HELLO it answers and let a
+/// server detect a replayed HELLO. On the wire: 32 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Nonce([u8; NONCE_LEN]);
+
+impl Nonce {
+    /// A fresh nonce from the operating system's random source.
+    pub fn random() -> Nonce {
+        let mut bytes = [0; NONCE_LEN];
+        OsRng.fill_bytes(&mut bytes);
+        Nonce(bytes)
+    }
+
+    /// Wraps 16 given bytes (for tests and replays of recorded traffic).
+    pub const fn from_bytes(bytes: [u8; NONCE_LEN]) -> Nonce {
+        Nonce(bytes)
+    }
+
+    /// The 16 raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; NONCE_LEN] {
+        &self.0
+    }
+}
+
+/// Prints the wire form: 32 lowercase hex characters.
+impl fmt::Display for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Nonce({self})")
+    }
+}
+
+/// A HELLO that proves its sender holds the key behind `from`
+/// (`docs/wire.md` §3.6).
+///
+/// On the wire (one line, compact, this field order):
+/// `{"type":"HELLO","from":"<64 hex>","to":"<64 hex>","nonce":"<32 hex>","ts":<unix ms>,"port":<u16>,"sig":"<128 hex>"}`.
+///
+/// ```
+/// use tazcom_identity::Identity;
+/// use tazcom_transport::{Nonce, SignedHello};
+///
+/// let (me, peer) = (Identity::generate(), Identity::generate());
+/// let hello = SignedHello::sign(&me, peer.peer_id(), Nonce::random(), 1_700_000_000_000, 4242);
+/// assert_eq!(hello.from, me.peer_id());
+/// hello.verify_signature()?;
+/// # Ok::<(), tazcom_identity::IdentityError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedHello {
+    /// The sender's peer id; the signature must verify under this key.
+    pub from: PeerId,
+    /// The receiver the sender means to greet (its TXT `id`). A server
+    /// rejects a HELLO addressed to another id.
+    pub to: PeerId,
+    /// Fresh random bytes; the server's ACK repeats them.
+    pub nonce: Nonce,
+    /// The sender's clock when it signed, unix time in ms (wire field `ts`).
+    pub ts_ms: u64,
+    /// The sender's TCP listen port; 0 when it does not listen.
+    pub port: u16,
+    /// Ed25519 signature by `from` over [`SignedHello::signed_bytes`].
+    pub sig: Signature,
+}
+
+impl SignedHello {
+    /// A HELLO from `identity` to `to`, signed.
+    pub fn sign(
+        identity: &Identity,
+        to: PeerId,
+        nonce: Nonce,
+        ts_ms: u64,
+        port: u16,
+    ) -> SignedHello {
+        let from = identity.peer_id();
+        let sig = identity.sign(&hello_signed_bytes(&from, &to, &nonce, ts_ms, port));
+        SignedHello {
+            from,
+            to,
+            nonce,
+            ts_ms,
+            port,
+            sig,
+        }
+    }
+
+    /// The 106 bytes the signature covers:
+    /// [`HELLO_DOMAIN`] ‖ from (32) ‖ to (32) ‖ nonce (16) ‖ ts (u64 big
+    /// endian) ‖ port (u16 big endian).
+    pub fn signed_bytes(&self) -> [u8; HELLO_SIGNED_LEN] {
+        hello_signed_bytes(&self.from, &self.to, &self.nonce, self.ts_ms, self.port)
+    }
+
+    /// Checks that `sig` is `from`'s signature over the other fields
+    /// (strict Ed25519 verification).
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityError::BadSignature`] when it is not (altered fields, or
+    /// signed by another key: a spoofed `from`);
+    /// [`IdentityError::InvalidPeerId`] when `from` is not an Ed25519 key.
+    pub fn verify_signature(&self) -> Result<(), IdentityError> {
+        verify(&self.from, &self.signed_bytes(), &self.sig)
+    }
+
+    /// The listen port, or `None` when the sender announced port 0.
+    pub fn listen_port(&self) -> Option<u16> {
+        (self.port != 0).then_some(self.port)
+    }
+
+    pub(crate) fn encode(&self) -> String {
+        format!(
+            "{{\"type\":\"HELLO\",\"from\":\"{}\",\"to\":\"{}\",\"nonce\":\"{}\",\"ts\":{},\"port\":{},\"sig\":\"{}\"}}",
+            self.from,
+            self.to,
+            self.nonce,
+            self.ts_ms,
+            self.port,
+            hex::encode(self.sig.to_bytes())
+        )
+    }
+
+    /// The signed form from a HELLO's fields, `from` already parsed:
+    /// `Ok(None)` for a legacy HELLO (none of the signed fields).
+    pub(crate) fn from_fields(
+        from: PeerId,
+        fields: &Map<String, Value>,
+    ) -> Result<Option<SignedHello>, FieldError> {
+        if SIGNED_HELLO_FIELDS.iter().all(|f| !fields.contains_key(*f)) {
+            return Ok(None);
+        }
+        require_all(fields, &SIGNED_HELLO_FIELDS)?;
+        Ok(Some(SignedHello {
+            from,
+            to: peer_field(fields, "to")?,
+            nonce: Nonce(hex_field(fields, "nonce")?),
+            ts_ms: int_field(fields, "ts", u64::MAX)?,
+            port: u16::try_from(int_field(fields, "port", u64::from(u16::MAX))?)
+                .map_err(|_| FieldError::Invalid("field `port` exceeds 65535".to_owned()))?,
+            sig: Signature::from_bytes(&hex_field(fields, "sig")?),
+        }))
+    }
+}
+
+/// The reply to a valid signed HELLO: proves the server holds the key
+/// behind `from` and ties the answer to the HELLO by its nonce
+/// (`docs/wire.md` §3.6).
+///
+/// On the wire (always [`SIGNED_ACK_LINE_BYTES`] bytes):
+/// `{"type":"ACK","from":"<64 hex>","to":"<64 hex>","nonce":"<32 hex>","sig":"<128 hex>"}`.
+///
+/// ```
+/// use tazcom_identity::Identity;
+/// use tazcom_transport::{Nonce, SignedAck};
+///
+/// let (server, client) = (Identity::generate(), Identity::generate());
+/// let ack = SignedAck::sign(&server, client.peer_id(), Nonce::random());
+/// ack.verify_signature()?;
+/// # Ok::<(), tazcom_identity::IdentityError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedAck {
+    /// The server's peer id; the signature must verify under this key.
+    pub from: PeerId,
+    /// The client that sent the HELLO (the HELLO's `from`).
+    pub to: PeerId,
+    /// The nonce of the HELLO this answers.
+    pub nonce: Nonce,
+    /// Ed25519 signature by `from` over [`SignedAck::signed_bytes`].
+    pub sig: Signature,
+}
+
+impl SignedAck {
+    /// An ACK from `identity` to `to` for the HELLO that carried `nonce`, signed.
+    pub fn sign(identity: &Identity, to: PeerId, nonce: Nonce) -> SignedAck {
+        let from = identity.peer_id();
+        let sig = identity.sign(&ack_signed_bytes(&from, &to, &nonce));
+        SignedAck {
+            from,
+            to,
+            nonce,
+            sig,
+        }
+    }
+
+    /// The 94 bytes the signature covers:
+    /// [`ACK_DOMAIN`] ‖ from (32) ‖ to (32) ‖ nonce (16).
+    pub fn signed_bytes(&self) -> [u8; ACK_SIGNED_LEN] {
+        ack_signed_bytes(&self.from, &self.to, &self.nonce)
+    }
+
+    /// Checks that `sig` is `from`'s signature over the other fields.
+    ///
+    /// # Errors
+    ///
+    /// As [`SignedHello::verify_signature`].
+    pub fn verify_signature(&self) -> Result<(), IdentityError> {
+        verify(&self.from, &self.signed_bytes(), &self.sig)
+    }
+
+    pub(crate) fn encode(&self) -> String {
+        format!(
+            "{{\"type\":\"ACK\",\"from\":\"{}\",\"to\":\"{}\",\"nonce\":\"{}\",\"sig\":\"{}\"}}",
+            self.from,
+            self.to,
+            self.nonce,
+            hex::encode(self.sig.to_bytes())
+        )
+    }
+
+    pub(crate) fn from_fields(fields: &Map<String, Value>) -> Result<SignedAck, FieldError> {
+        require_all(fields, &SIGNED_ACK_FIELDS)?;
+        Ok(SignedAck {
+            from: peer_field(fields, "from")?,
+            to: peer_field(fields, "to")?,
+            nonce: Nonce(hex_field(fields, "nonce")?),
+            sig: Signature::from_bytes(&hex_field(fields, "sig")?),
+        })
+    }
+}
+
+/// The current time as unix ms (0 if the clock is before 1970).
+pub(crate) fn unix_ms_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn hello_signed_bytes(
+    from: &PeerId,
+    to: &PeerId,
+    nonce: &Nonce,
+    ts_ms: u64,
+    port: u16,
+) -> [u8; HELLO_SIGNED_LEN] {
+    let mut out = [0; HELLO_SIGNED_LEN];
+    let parts: [&[u8]; 6] = [
+        HELLO_DOMAIN,
+        from.as_bytes(),
+        to.as_bytes(),
+        nonce.as_bytes(),
+        &ts_ms.to_be_bytes(),
+        &port.to_be_bytes(),
+    ];
+    concat_into(&mut out, &parts);
+    out
+}
+
+fn ack_signed_bytes(from: &PeerId, to: &PeerId, nonce: &Nonce) -> [u8; ACK_SIGNED_LEN] {
+    let mut out = [0; ACK_SIGNED_LEN];
+    let parts: [&[u8]; 4] = [ACK_DOMAIN, from.as_bytes(), to.as_bytes(), nonce.as_bytes()];
+    concat_into(&mut out, &parts);
+    out
+}
+
+/// Writes `parts` one after the other into `out`; their lengths add up to
+/// `out.len()` by construction (checked by the tests).
+fn concat_into(out: &mut [u8], parts: &[&[u8]]) {
+    let mut at = 0;
+    for part in parts {
+        let end = at + part.len();
+        if let Some(slot) = out.get_mut(at..end) {
+            slot.copy_from_slice(part);
+        }
+        at = end;
+    }
+    debug_assert_eq!(at, out.len());
+}
+
+/// Why the fields of a HELLO or ACK do not make a message.
+#[derive(Debug)]
+pub(crate) enum FieldError {
+    /// Some, not all, of the signed fields (names of the missing ones).
+    Truncated(Vec<&'static str>),
+    /// A field is present but its value is wrong.
+    Invalid(String),
+}
+
+fn require_all(fields: &Map<String, Value>, names: &[&'static str]) -> Result<(), FieldError> {
+    let missing: Vec<&'static str> = names
+        .iter()
+        .copied()
+        .filter(|f| !fields.contains_key(*f))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(FieldError::Truncated(missing))
+    }
+}
+
+fn str_field<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, FieldError> {
+    match fields.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        _ => Err(FieldError::Invalid(format!(
+            "field `{name}` must be a string"
+        ))),
+    }
+}
+
+pub(crate) fn peer_field(fields: &Map<String, Value>, name: &str) -> Result<PeerId, FieldError> {
+    str_field(fields, name)?
+        .parse()
+        .map_err(|e| FieldError::Invalid(format!("field `{name}`: {e}")))
+}
+
+/// `N` bytes from exactly `2 N` lowercase hex characters (the canonical
+/// form, like peer ids: one string per value).
+fn hex_field<const N: usize>(
+    fields: &Map<String, Value>,
+    name: &str,
+) -> Result<[u8; N], FieldError> {
+    let text = str_field(fields, name)?;
+    let canonical =
+        text.len() == 2 * N && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let mut out = [0; N];
+    if !canonical || hex::decode_to_slice(text, &mut out).is_err() {
+        return Err(FieldError::Invalid(format!(
+            "field `{name}` must be {} lowercase hex characters",
+            2 * N
+        )));
+    }
+    Ok(out)
+}
+
+fn int_field(fields: &Map<String, Value>, name: &str, max: u64) -> Result<u64, FieldError> {
+    fields
+        .get(name)
+        .and_then(Value::as_u64)
+        .filter(|v| *v <= max)
+        .ok_or_else(|| {
+            FieldError::Invalid(format!("field `{name}` must be an integer in 0..={max}"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(byte: u8) -> Identity {
+        Identity::from_seed([byte; 32])
+    }
+
+    #[test]
+    fn signed_byte_layouts_are_exact() {
+        let (a, b) = (identity(1), identity(2));
+        let nonce = Nonce::from_bytes([9; NONCE_LEN]);
+        let hello = SignedHello::sign(&a, b.peer_id(), nonce, 0x0102_0304_0506_0708, 0x0a0b);
+        let bytes = hello.signed_bytes();
+        assert_eq!(&bytes[..16], HELLO_DOMAIN);
+        assert_eq!(&bytes[16..48], a.peer_id().as_bytes());
+        assert_eq!(&bytes[48..80], b.peer_id().as_bytes());
+        assert_eq!(&bytes[80..96], &[9; 16]);
+        assert_eq!(&bytes[96..104], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(&bytes[104..], &[0x0a, 0x0b]);
+
+        let ack = SignedAck::sign(&b, a.peer_id(), nonce);
+        let bytes = ack.signed_bytes();
+        assert_eq!(&bytes[..14], ACK_DOMAIN);
+        assert_eq!(&bytes[14..46], b.peer_id().as_bytes());
+        assert_eq!(&bytes[46..78], a.peer_id().as_bytes());
+        assert_eq!(&bytes[78..], &[9; 16]);
+    }
+
+    #[test]
+    fn signatures_verify_and_cover_every_field() {
+        let (a, b) = (identity(1), identity(2));
+        let hello = SignedHello::sign(&a, b.peer_id(), Nonce::random(), 1_000, 80);
+        assert!(hello.verify_signature().is_ok());
+        let altered = [
+            SignedHello {
+                to: a.peer_id(),
+                ..hello
+            },
+            SignedHello {
+                nonce: Nonce::random(),
+                ..hello
+            },
+            SignedHello {
+                ts_ms: 1_001,
+                ..hello
+            },
+            SignedHello { port: 81, ..hello },
+            SignedHello {
+                from: b.peer_id(),
+                ..hello
+            },
+        ];
+        for bad in altered {
+            assert!(bad.verify_signature().is_err(), "{bad:?}");
+        }
+        let ack = SignedAck::sign(&b, a.peer_id(), hello.nonce);
+        assert!(ack.verify_signature().is_ok());
+        assert!(SignedAck {
+            nonce: Nonce::random(),
+            ..ack
+        }
+        .verify_signature()
+        .is_err());
+        assert!(SignedAck {
+            to: b.peer_id(),
+            ..ack
+        }
+        .verify_signature()
+        .is_err());
+    }
+
+    #[test]
+    fn a_hello_signature_is_not_an_ack_signature() {
+        // Domain separation: same key, same from/to/nonce.
+        let (a, b) = (identity(1), identity(2));
+        let nonce = Nonce::random();
+        let hello = SignedHello::sign(&a, b.peer_id(), nonce, 0, 0);
+        let forged = SignedAck {
+            from: a.peer_id(),
+            to: b.peer_id(),
+            nonce,
+            sig: hello.sig,
+        };
+        assert!(forged.verify_signature().is_err());
+    }
+
+    #[test]
+    fn nonces_are_random_and_print_as_hex() {
+        assert_ne!(Nonce::random(), Nonce::random());
+        let nonce = Nonce::from_bytes([0xab; 16]);
+        assert_eq!(nonce.to_string(), "ab".repeat(16));
+        assert_eq!(format!("{nonce:?}"), format!("Nonce({})", "ab".repeat(16)));
+    }
+}
