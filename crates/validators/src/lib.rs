@@ -21,6 +21,7 @@
 //! for validator in [true, true, true, false] {
 //!     let mut entry = PeerEntry::new(Identity::generate().peer_id(), Source::Mdns);
 //!     entry.capabilities.validator = validator;
+//!     entry.verified = true; // proved by the authenticated greeting
 //!     registry.upsert(entry).await?;
 //! }
 //!

@@ -12,25 +12,26 @@ use tazcom_registry::PeerEntry;
 /// [`require_verified`](Self::require_verified) is set, `verified` too.
 ///
 /// **Without verification anyone can claim to be a validator**: a TXT record
-/// or a static entry is a claim, not a proof (`docs/node.md`, "What is
-/// verified today"). `require_verified` defaults to `false` only because no
-/// entry is verified before the authenticated greeting exists; it will become
-/// the default then.
+/// or a static entry is a claim, not a proof. So `require_verified` is on by
+/// default: a peer counts only once the authenticated greeting
+/// (`docs/wire.md` §3.6) proved it holds its key. Turn it off only to accept
+/// legacy (prototype) peers, whose greeting proves nothing.
 ///
 /// ```
 /// use tazcom_identity::Identity;
 /// use tazcom_validators::ValidatorPolicy;
 ///
 /// let me = Identity::generate().peer_id();
-/// let policy = ValidatorPolicy::default().with_require_verified(true).with_local(me);
-/// assert!(policy.require_verified);
+/// let policy = ValidatorPolicy::default().with_local(me);
+/// assert!(policy.require_verified); // the default
+/// assert!(!policy.with_require_verified(false).require_verified);
 /// assert_eq!(policy.include_local, Some(me));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ValidatorPolicy {
     /// Count only peers whose identity is verified (`PeerEntry::verified`).
-    /// Default `false` (see the type docs for why, and the risk).
+    /// Default `true` (see the type docs for why).
     pub require_verified: bool,
     /// The local node's peer id when the local node is itself a validator.
     /// The registry never holds the local node, so the set would otherwise
@@ -38,6 +39,16 @@ pub struct ValidatorPolicy {
     /// a registry entry with this id, should one appear, is ignored.
     /// Default `None`.
     pub include_local: Option<PeerId>,
+}
+
+impl Default for ValidatorPolicy {
+    /// Verified peers only, local node not included.
+    fn default() -> Self {
+        Self {
+            require_verified: true,
+            include_local: None,
+        }
+    }
 }
 
 impl ValidatorPolicy {
@@ -84,10 +95,18 @@ mod tests {
     }
 
     #[test]
-    fn default_counts_validator_claims_verified_or_not() {
+    fn default_counts_only_verified_validators() {
         let p = ValidatorPolicy::default();
-        assert!(!p.require_verified);
+        assert!(p.require_verified);
         assert_eq!(p.include_local, None);
+        assert!(!p.admits(&entry(true, false)));
+        assert!(p.admits(&entry(true, true)));
+        assert!(!p.admits(&entry(false, true)));
+    }
+
+    #[test]
+    fn without_verification_claims_count() {
+        let p = ValidatorPolicy::default().with_require_verified(false);
         assert!(p.admits(&entry(true, false)));
         assert!(p.admits(&entry(true, true)));
         assert!(!p.admits(&entry(false, true)));

@@ -20,7 +20,7 @@ async fn setup(policy: ValidatorPolicy) -> (PeerRegistry, Arc<ValidatorObserver>
 
 #[tokio::test]
 async fn default_policy_counts_unverified_validator_claims_only() {
-    let (reg, obs) = setup(ValidatorPolicy::default()).await;
+    let (reg, obs) = setup(ValidatorPolicy::default().with_require_verified(false)).await;
     reg.upsert(entry(id(1), true, false, 1)).await.unwrap();
     reg.upsert(entry(id(2), false, true, 1)).await.unwrap();
     reg.upsert(entry(id(3), true, true, 1)).await.unwrap();
@@ -39,7 +39,7 @@ async fn require_verified_ignores_unverified_validators() {
 
 #[tokio::test]
 async fn validator_flag_flip_adds_and_removes() {
-    let (reg, obs) = setup(ValidatorPolicy::default()).await;
+    let (reg, obs) = setup(ValidatorPolicy::default().with_require_verified(false)).await;
     reg.upsert(entry(id(1), false, false, 1)).await.unwrap();
     assert!(!obs.contains(&id(1)));
     reg.upsert(entry(id(1), true, false, 1)).await.unwrap();
@@ -64,7 +64,7 @@ async fn verified_flip_adds_and_removes_when_required() {
 
 #[tokio::test]
 async fn verified_flip_changes_nothing_when_not_required() {
-    let (reg, obs) = setup(ValidatorPolicy::default()).await;
+    let (reg, obs) = setup(ValidatorPolicy::default().with_require_verified(false)).await;
     reg.upsert(entry(id(1), true, false, 1)).await.unwrap();
     reg.upsert(entry(id(1), true, true, 1)).await.unwrap();
     assert!(obs.contains(&id(1)));
@@ -73,7 +73,7 @@ async fn verified_flip_changes_nothing_when_not_required() {
 
 #[tokio::test]
 async fn epoch_bumps_only_when_membership_changes() {
-    let (reg, obs) = setup(ValidatorPolicy::default()).await;
+    let (reg, obs) = setup(ValidatorPolicy::default().with_require_verified(false)).await;
     let mut watch = obs.watch();
     let mut changes = obs.subscribe_changes();
     reg.upsert(entry(id(1), true, false, 1)).await.unwrap();
@@ -97,7 +97,7 @@ async fn epoch_bumps_only_when_membership_changes() {
 
 #[tokio::test]
 async fn a_batch_bumps_the_epoch_once_and_a_netted_out_batch_not_at_all() {
-    let (reg, obs) = setup(ValidatorPolicy::default()).await;
+    let (reg, obs) = setup(ValidatorPolicy::default().with_require_verified(false)).await;
     let mut changes = obs.subscribe_changes();
     let mut batch = reg.batch();
     batch.upsert(entry(id(1), true, false, 1));
@@ -125,7 +125,7 @@ async fn a_batch_bumps_the_epoch_once_and_a_netted_out_batch_not_at_all() {
 #[tokio::test]
 async fn the_local_node_is_a_member_from_epoch_zero_and_registry_entries_for_it_are_ignored() {
     let me = id(9);
-    let (reg, obs) = setup(ValidatorPolicy::default().with_local(me)).await;
+    let (reg, obs) = setup(ValidatorPolicy::default().with_require_verified(false).with_local(me)).await;
     let snap = obs.snapshot();
     assert_eq!((snap.epoch, snap.members.clone()), (0, vec![me]));
     assert_eq!((snap.f, snap.quorum), (0, Some(1)));
@@ -147,7 +147,7 @@ async fn registration_replays_the_registry_into_the_set() {
     reg.upsert(entry(id(1), true, false, 1)).await.unwrap();
     reg.upsert(entry(id(2), false, false, 1)).await.unwrap();
     reg.upsert(entry(id(3), true, false, 1)).await.unwrap();
-    let obs = Arc::new(ValidatorObserver::new(ValidatorPolicy::default()));
+    let obs = Arc::new(ValidatorObserver::new(ValidatorPolicy::default().with_require_verified(false)));
     reg.register_observer(&obs, ObserverOptions::best_effort())
         .await
         .unwrap();
@@ -158,7 +158,7 @@ async fn registration_replays_the_registry_into_the_set() {
 
 #[tokio::test]
 async fn an_aborted_commit_restores_members_epoch_and_watch_and_sends_the_undo() {
-    let (reg, obs) = setup(ValidatorPolicy::default()).await;
+    let (reg, obs) = setup(ValidatorPolicy::default().with_require_verified(false)).await;
     let saboteur = Arc::new(Saboteur::default());
     reg.register_observer(&saboteur, ObserverOptions::critical())
         .await
@@ -201,7 +201,7 @@ async fn an_aborted_commit_restores_members_epoch_and_watch_and_sends_the_undo()
 
 #[tokio::test]
 async fn an_aborted_commit_that_changed_nothing_for_the_set_publishes_nothing() {
-    let (reg, obs) = setup(ValidatorPolicy::default()).await;
+    let (reg, obs) = setup(ValidatorPolicy::default().with_require_verified(false)).await;
     let saboteur = Arc::new(Saboteur::default());
     reg.register_observer(&saboteur, ObserverOptions::critical())
         .await
@@ -217,7 +217,7 @@ async fn an_aborted_commit_that_changed_nothing_for_the_set_publishes_nothing() 
 
 #[test]
 fn a_zero_change_capacity_is_refused() {
-    let err = ValidatorObserver::with_change_capacity(ValidatorPolicy::default(), 0).unwrap_err();
+    let err = ValidatorObserver::with_change_capacity(ValidatorPolicy::default().with_require_verified(false), 0).unwrap_err();
     assert_eq!(err, ValidatorError::ZeroCapacity);
-    assert!(ValidatorObserver::with_change_capacity(ValidatorPolicy::default(), 1).is_ok());
+    assert!(ValidatorObserver::with_change_capacity(ValidatorPolicy::default().with_require_verified(false), 1).is_ok());
 }
