@@ -125,7 +125,12 @@ async fn a_batch_bumps_the_epoch_once_and_a_netted_out_batch_not_at_all() {
 #[tokio::test]
 async fn the_local_node_is_a_member_from_epoch_zero_and_registry_entries_for_it_are_ignored() {
     let me = id(9);
-    let (reg, obs) = setup(ValidatorPolicy::default().with_require_verified(false).with_local(me)).await;
+    let (reg, obs) = setup(
+        ValidatorPolicy::default()
+            .with_require_verified(false)
+            .with_local(me),
+    )
+    .await;
     let snap = obs.snapshot();
     assert_eq!((snap.epoch, snap.members.clone()), (0, vec![me]));
     assert_eq!((snap.f, snap.quorum), (0, Some(1)));
@@ -147,7 +152,9 @@ async fn registration_replays_the_registry_into_the_set() {
     reg.upsert(entry(id(1), true, false, 1)).await.unwrap();
     reg.upsert(entry(id(2), false, false, 1)).await.unwrap();
     reg.upsert(entry(id(3), true, false, 1)).await.unwrap();
-    let obs = Arc::new(ValidatorObserver::new(ValidatorPolicy::default().with_require_verified(false)));
+    let obs = Arc::new(ValidatorObserver::new(
+        ValidatorPolicy::default().with_require_verified(false),
+    ));
     reg.register_observer(&obs, ObserverOptions::best_effort())
         .await
         .unwrap();
@@ -217,7 +224,15 @@ async fn an_aborted_commit_that_changed_nothing_for_the_set_publishes_nothing() 
 
 #[test]
 fn a_zero_change_capacity_is_refused() {
-    let err = ValidatorObserver::with_change_capacity(ValidatorPolicy::default().with_require_verified(false), 0).unwrap_err();
+    let err = ValidatorObserver::with_change_capacity(
+        ValidatorPolicy::default().with_require_verified(false),
+        0,
+    )
+    .unwrap_err();
     assert_eq!(err, ValidatorError::ZeroCapacity);
-    assert!(ValidatorObserver::with_change_capacity(ValidatorPolicy::default().with_require_verified(false), 1).is_ok());
+    assert!(ValidatorObserver::with_change_capacity(
+        ValidatorPolicy::default().with_require_verified(false),
+        1
+    )
+    .is_ok());
 }
