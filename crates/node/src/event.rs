@@ -69,8 +69,14 @@ pub enum NodeEvent {
         /// prototype's legacy HELLO.
         verified: bool,
     },
-    /// Input from the network was rejected (e.g. a DNS-SD instance whose TXT
-    /// `id` is not a peer id).
+    /// Input from the network was rejected: a DNS-SD instance whose TXT
+    /// `id` is not a peer id (`discovery: instance '…': …`), or a TCP
+    /// connection the transport closed without reply (`transport: <reason>
+    /// from <ip:port>`, reason as in `tazcom_transport::RejectReason`, e.g.
+    /// `rate_limited`, `per_source_limit`, `read_timeout`). Transport
+    /// rejections are best effort under a flood (dropped when the
+    /// transport's event queue is full); the counters in
+    /// [`NodeMetrics::transport`](crate::NodeMetrics::transport) are exact.
     Rejected {
         /// What was rejected and why.
         reason: String,

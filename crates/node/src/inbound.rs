@@ -1,5 +1,6 @@
 //! Inbound greetings: report them and refresh the sender's entry; a
-//! verified signed HELLO also marks it verified.
+//! verified signed HELLO also marks it verified. Connections the transport
+//! rejected are reported as [`NodeEvent::Rejected`].
 
 use std::net::SocketAddr;
 
@@ -21,6 +22,10 @@ pub(crate) async fn handle(shared: &SharedRef, event: InboundEvent) {
             listen_port,
             ..
         } => hello(shared, from, remote, verified, listen_port).await,
+        // Already counted in the transport's stats (`rejected_<reason>`).
+        InboundEvent::Rejected { remote, reason, .. } => shared.emit(NodeEvent::Rejected {
+            reason: format!("transport: {reason} from {remote}"),
+        }),
         other => tracing::debug!(event = ?other, "inbound event ignored"),
     }
 }

@@ -283,3 +283,35 @@ async fn a_hello_racing_a_removal_does_not_bring_the_peer_back() {
     assert_eq!(a.metrics().hellos_received, 2);
     a.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_transport_rejects_is_reported_and_counted() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let a = builder().start().await.expect("start A");
+    let mut events = EventLog::of(&a);
+    let mut stream = tokio::net::TcpStream::connect(a.local_addr())
+        .await
+        .expect("connect");
+    stream.write_all(b"not json\n").await.expect("write");
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut reply)).await;
+    assert_eq!(reply, b"", "a rejected line gets no reply");
+
+    let event = events
+        .expect(
+            "Rejected from the transport",
+            WAIT,
+            |e| matches!(e, NodeEvent::Rejected { reason } if reason.starts_with("transport:")),
+        )
+        .await;
+    let NodeEvent::Rejected { reason } = event else {
+        unreachable!("matched above");
+    };
+    assert!(
+        reason.starts_with("transport: not_json from 127.0.0.1:"),
+        "{reason}"
+    );
+    assert_eq!(a.metrics().transport.rejected_not_json, 1);
+    a.shutdown().await.expect("shutdown");
+}

@@ -8,7 +8,7 @@ use tazcom_identity::{Identity, PeerId};
 use crate::config::TransportConfig;
 use crate::replay::{ReplayCache, Seen};
 use crate::signed::{SignedAck, SignedHello};
-use crate::stats::Reject;
+use crate::stats::RejectReason;
 
 /// The server's identity and replay cache.
 #[derive(Debug)]
@@ -49,10 +49,10 @@ impl Authenticator {
         &self,
         hello: &SignedHello,
         now_ms: u64,
-    ) -> Result<Admitted, (Reject, String)> {
+    ) -> Result<Admitted, (RejectReason, String)> {
         if hello.to != self.own_id {
             let detail = format!("addressed to {}, this node is {}", hello.to, self.own_id);
-            return Err((Reject::WrongAddressee, detail));
+            return Err((RejectReason::WrongAddressee, detail));
         }
         let skew_ms = now_ms.abs_diff(hello.ts_ms);
         if skew_ms > self.window_ms {
@@ -60,10 +60,10 @@ impl Authenticator {
                 "ts {} is {skew_ms} ms from this node's clock ({now_ms}); the window is ±{} ms",
                 hello.ts_ms, self.window_ms
             );
-            return Err((Reject::StaleTimestamp, detail));
+            return Err((RejectReason::StaleTimestamp, detail));
         }
         if let Err(error) = hello.verify_signature() {
-            return Err((Reject::BadSignature, error.to_string()));
+            return Err((RejectReason::BadSignature, error.to_string()));
         }
         let expires_ms = hello.ts_ms.saturating_add(self.window_ms);
         let seen = self
@@ -77,7 +77,7 @@ impl Authenticator {
                     "nonce {} from {} was already accepted",
                     hello.nonce, hello.from
                 );
-                return Err((Reject::ReplayedNonce, detail));
+                return Err((RejectReason::ReplayedNonce, detail));
             }
             Seen::Fresh { evicted } => evicted,
         };
@@ -105,7 +105,7 @@ mod tests {
         (Authenticator::new(Arc::new(id.clone()), &config), id)
     }
 
-    fn reason(result: Result<Admitted, (Reject, String)>) -> Option<Reject> {
+    fn reason(result: Result<Admitted, (RejectReason, String)>) -> Option<RejectReason> {
         result.err().map(|(r, _)| r)
     }
 
@@ -138,15 +138,15 @@ mod tests {
         let wrong_to = SignedHello::sign(&client, other.peer_id(), Nonce::random(), NOW, 1);
         assert_eq!(
             reason(auth.check(&wrong_to, NOW)),
-            Some(Reject::WrongAddressee)
+            Some(RejectReason::WrongAddressee)
         );
         assert_eq!(
             reason(auth.check(&hello(NOW - 30_001), NOW)),
-            Some(Reject::StaleTimestamp)
+            Some(RejectReason::StaleTimestamp)
         );
         assert_eq!(
             reason(auth.check(&hello(NOW + 30_001), NOW)),
-            Some(Reject::StaleTimestamp)
+            Some(RejectReason::StaleTimestamp)
         );
         assert_eq!(reason(auth.check(&hello(NOW - 30_000), NOW)), None);
         assert_eq!(reason(auth.check(&hello(NOW + 30_000), NOW)), None);
@@ -157,14 +157,14 @@ mod tests {
         };
         assert_eq!(
             reason(auth.check(&spoofed, NOW)),
-            Some(Reject::BadSignature)
+            Some(RejectReason::BadSignature)
         );
 
         let once = hello(NOW);
         assert_eq!(reason(auth.check(&once, NOW)), None);
         assert_eq!(
             reason(auth.check(&once, NOW + 1)),
-            Some(Reject::ReplayedNonce)
+            Some(RejectReason::ReplayedNonce)
         );
     }
 }

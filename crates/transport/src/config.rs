@@ -37,6 +37,21 @@ pub const DEFAULT_REPLAY_CACHE_CAPACITY: usize = 4096;
 pub const MAX_REPLAY_CACHE_CAPACITY: usize = 1 << 20;
 /// Largest accepted `max_connections`.
 pub const MAX_MAX_CONNECTIONS: usize = 65_536;
+/// Default maximum number of connections served at once from one source IP
+/// address: 16. Further connections from it are closed at once, unanswered.
+pub const DEFAULT_MAX_CONNECTIONS_PER_SOURCE: usize = 16;
+/// Default number of HELLOs one source IP address may send in a burst: 20
+/// (the token bucket's capacity).
+pub const DEFAULT_HELLO_RATE_BURST: usize = 20;
+/// Default sustained HELLO rate per source IP address: 10 per second (the
+/// token bucket's refill rate).
+pub const DEFAULT_HELLO_RATE_PER_SEC: usize = 10;
+/// Default number of source IP addresses whose HELLO rate is tracked: 4096
+/// (about 50 bytes each).
+pub const DEFAULT_RATE_LIMIT_SOURCES: usize = 4096;
+/// Largest accepted `hello_rate_burst`, `hello_rate_per_sec` and
+/// `rate_limit_sources`.
+pub const MAX_RATE_LIMIT_SETTING: usize = 1 << 20;
 /// Largest accepted timeout or grace period: 24 h.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
@@ -55,6 +70,10 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// | `max_connections` | 256 | server |
 /// | `timestamp_window` | ±30 000 ms | server (signed HELLO) |
 /// | `replay_cache_capacity` | 4096 entries | server (signed HELLO) |
+/// | `max_connections_per_source` | 16 | server |
+/// | `hello_rate_burst` | 20 HELLOs | server, per source IP |
+/// | `hello_rate_per_sec` | 10 HELLOs/s | server, per source IP |
+/// | `rate_limit_sources` | 4096 source IPs | server |
 ///
 /// ```
 /// use std::time::Duration;
@@ -78,6 +97,10 @@ pub struct TransportConfig {
     max_connections: usize,
     timestamp_window: Duration,
     replay_cache_capacity: usize,
+    max_connections_per_source: usize,
+    hello_rate_burst: usize,
+    hello_rate_per_sec: usize,
+    rate_limit_sources: usize,
 }
 
 impl Default for TransportConfig {
@@ -93,6 +116,10 @@ impl Default for TransportConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             timestamp_window: DEFAULT_TIMESTAMP_WINDOW,
             replay_cache_capacity: DEFAULT_REPLAY_CACHE_CAPACITY,
+            max_connections_per_source: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+            hello_rate_burst: DEFAULT_HELLO_RATE_BURST,
+            hello_rate_per_sec: DEFAULT_HELLO_RATE_PER_SEC,
+            rate_limit_sources: DEFAULT_RATE_LIMIT_SOURCES,
         }
     }
 }
@@ -117,6 +144,10 @@ impl TransportConfig {
     ///   1..=[`MAX_MAX_CONNECTIONS`] (65536).
     /// - [`ConfigError::ReplayCacheOutOfRange`]: the replay cache
     ///   capacity is outside 1..=[`MAX_REPLAY_CACHE_CAPACITY`] (1048576).
+    /// - [`ConfigError::LimitOutOfRange`] when `max_connections_per_source`
+    ///   is outside 1..=[`MAX_MAX_CONNECTIONS`], or `hello_rate_burst`,
+    ///   `hello_rate_per_sec`, `rate_limit_sources` outside
+    ///   1..=[`MAX_RATE_LIMIT_SETTING`] (1048576).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(MIN_LINE_BYTES..=MAX_MAX_LINE_BYTES).contains(&self.max_line_bytes) {
             return Err(ConfigError::LineLimitOutOfRange {
@@ -153,6 +184,38 @@ impl TransportConfig {
                 value: self.replay_cache_capacity,
                 max: MAX_REPLAY_CACHE_CAPACITY,
             });
+        }
+        self.validate_flood_limits()
+    }
+
+    /// The per-source limits of [`TransportConfig::validate`].
+    fn validate_flood_limits(&self) -> Result<(), ConfigError> {
+        let limits = [
+            (
+                "max_connections_per_source",
+                self.max_connections_per_source,
+                MAX_MAX_CONNECTIONS,
+            ),
+            (
+                "hello_rate_burst",
+                self.hello_rate_burst,
+                MAX_RATE_LIMIT_SETTING,
+            ),
+            (
+                "hello_rate_per_sec",
+                self.hello_rate_per_sec,
+                MAX_RATE_LIMIT_SETTING,
+            ),
+            (
+                "rate_limit_sources",
+                self.rate_limit_sources,
+                MAX_RATE_LIMIT_SETTING,
+            ),
+        ];
+        for (name, value, max) in limits {
+            if !(1..=max).contains(&value) {
+                return Err(ConfigError::LimitOutOfRange { name, value, max });
+            }
         }
         Ok(())
     }
@@ -208,6 +271,36 @@ impl TransportConfig {
     /// oldest timestamp is evicted (and counted).
     pub fn replay_cache_capacity(&self) -> usize {
         self.replay_cache_capacity
+    }
+
+    /// Server: connections served at once from one source IP address (all
+    /// ports). A connection beyond it is accepted and closed at once,
+    /// unanswered, and counted (`rejected_per_source_limit`), so one host
+    /// cannot take every slot of [`TransportConfig::max_connections`].
+    pub fn max_connections_per_source(&self) -> usize {
+        self.max_connections_per_source
+    }
+
+    /// Server: the most HELLOs (legacy or signed) one source IP address may
+    /// send back to back; the capacity of its token bucket.
+    pub fn hello_rate_burst(&self) -> usize {
+        self.hello_rate_burst
+    }
+
+    /// Server: HELLOs per second one source IP address may send in the long
+    /// run; the refill rate of its token bucket. A HELLO finding the bucket
+    /// empty is rejected without reply (`rejected_rate_limited`), before its
+    /// signature is checked.
+    pub fn hello_rate_per_sec(&self) -> usize {
+        self.hello_rate_per_sec
+    }
+
+    /// Server: the most source IP addresses whose HELLO rate is tracked at
+    /// once. Entries whose bucket has refilled are forgotten first; when all
+    /// are busy, the least recently seen source is forgotten (counted in
+    /// `rate_limit_evictions`) and starts again with a full bucket.
+    pub fn rate_limit_sources(&self) -> usize {
+        self.rate_limit_sources
     }
 }
 
@@ -271,6 +364,30 @@ impl TransportConfigBuilder {
     /// Sets [`TransportConfig::replay_cache_capacity`] (1..=1048576 entries).
     pub fn replay_cache_capacity(mut self, entries: usize) -> Self {
         self.config.replay_cache_capacity = entries;
+        self
+    }
+
+    /// Sets [`TransportConfig::max_connections_per_source`] (1..=65536).
+    pub fn max_connections_per_source(mut self, connections: usize) -> Self {
+        self.config.max_connections_per_source = connections;
+        self
+    }
+
+    /// Sets [`TransportConfig::hello_rate_burst`] (1..=1048576 HELLOs).
+    pub fn hello_rate_burst(mut self, hellos: usize) -> Self {
+        self.config.hello_rate_burst = hellos;
+        self
+    }
+
+    /// Sets [`TransportConfig::hello_rate_per_sec`] (1..=1048576 HELLOs per second).
+    pub fn hello_rate_per_sec(mut self, hellos_per_sec: usize) -> Self {
+        self.config.hello_rate_per_sec = hellos_per_sec;
+        self
+    }
+
+    /// Sets [`TransportConfig::rate_limit_sources`] (1..=1048576 addresses).
+    pub fn rate_limit_sources(mut self, sources: usize) -> Self {
+        self.config.rate_limit_sources = sources;
         self
     }
 
@@ -361,6 +478,49 @@ mod tests {
                     max: MAX_REPLAY_CACHE_CAPACITY
                 })
             );
+        }
+    }
+
+    #[test]
+    fn flood_limits_have_defaults_and_ranges() {
+        let config = TransportConfig::default();
+        assert_eq!(config.max_connections_per_source(), 16);
+        assert_eq!(
+            (config.hello_rate_burst(), config.hello_rate_per_sec()),
+            (20, 10)
+        );
+        assert_eq!(config.rate_limit_sources(), 4096);
+        type Setter = fn(usize) -> TransportConfigBuilder;
+        let cases: [(&str, Setter, usize); 4] = [
+            (
+                "max_connections_per_source",
+                |v| TransportConfig::builder().max_connections_per_source(v),
+                MAX_MAX_CONNECTIONS,
+            ),
+            (
+                "hello_rate_burst",
+                |v| TransportConfig::builder().hello_rate_burst(v),
+                MAX_RATE_LIMIT_SETTING,
+            ),
+            (
+                "hello_rate_per_sec",
+                |v| TransportConfig::builder().hello_rate_per_sec(v),
+                MAX_RATE_LIMIT_SETTING,
+            ),
+            (
+                "rate_limit_sources",
+                |v| TransportConfig::builder().rate_limit_sources(v),
+                MAX_RATE_LIMIT_SETTING,
+            ),
+        ];
+        for (name, set, max) in cases {
+            for value in [0, max + 1] {
+                assert_eq!(
+                    set(value).build(),
+                    Err(ConfigError::LimitOutOfRange { name, value, max })
+                );
+            }
+            assert!(set(1).build().is_ok() && set(max).build().is_ok());
         }
     }
 

@@ -19,9 +19,10 @@ use crate::codec::FrameReader;
 use crate::config::TransportConfig;
 use crate::error::FrameError;
 use crate::event::InboundEvent;
+use crate::limits::HelloRateLimiter;
 use crate::message::{Message, ParsedLine, ACK_LINE};
 use crate::signed::{unix_ms_now, SignedHello};
-use crate::stats::{Counters, Reject};
+use crate::stats::{Counters, RejectReason};
 
 /// What every connection task shares with the server.
 #[derive(Debug)]
@@ -33,6 +34,8 @@ pub(crate) struct ConnectionContext {
     /// The server's identity: without one, signed HELLOs are not checked and
     /// get a plain `ACK` (reported unverified).
     pub(crate) auth: Option<Authenticator>,
+    /// Per-source HELLO rate, checked before any signature work.
+    pub(crate) rate_limiter: HelloRateLimiter,
 }
 
 /// What to answer an accepted line with.
@@ -46,7 +49,7 @@ enum Reply {
 /// The outcome of waiting for one line.
 enum Step {
     Line(ParsedLine),
-    Reject(Reject, String),
+    Reject(RejectReason, String),
     Io(io::Error),
     /// Clean EOF between lines.
     Closed,
@@ -129,23 +132,25 @@ async fn read_step<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>, deadline: 
         Ok(read) => read,
         Err(_elapsed) => {
             let detail = format!("{} bytes of an unfinished line", reader.buffered_len());
-            return Step::Reject(Reject::ReadTimeout, detail);
+            return Step::Reject(RejectReason::ReadTimeout, detail);
         }
     };
     match read {
         Ok(Some(line)) => match ParsedLine::parse(line) {
             Ok(parsed) => Step::Line(parsed),
-            Err(error) => Step::Reject(Reject::from_parse(&error), error.to_string()),
+            Err(error) => Step::Reject(RejectReason::from_parse(&error), error.to_string()),
         },
         Ok(None) => Step::Closed,
         Err(FrameError::Io(error)) => Step::Io(error),
         Err(error @ FrameError::TooLarge { .. }) => {
-            Step::Reject(Reject::TooLarge, error.to_string())
+            Step::Reject(RejectReason::TooLarge, error.to_string())
         }
         Err(error @ FrameError::EofMidLine { .. }) => {
-            Step::Reject(Reject::EofMidLine, error.to_string())
+            Step::Reject(RejectReason::EofMidLine, error.to_string())
         }
-        Err(error @ FrameError::BadUtf8 { .. }) => Step::Reject(Reject::BadUtf8, error.to_string()),
+        Err(error @ FrameError::BadUtf8 { .. }) => {
+            Step::Reject(RejectReason::BadUtf8, error.to_string())
+        }
     }
 }
 
@@ -155,8 +160,16 @@ async fn handle_line(
     parsed: ParsedLine,
     remote: SocketAddr,
     ctx: &ConnectionContext,
-) -> Result<Reply, (Reject, String)> {
+) -> Result<Reply, (RejectReason, String)> {
     match parsed {
+        ParsedLine::Message(Message::Hello { .. } | Message::SignedHello(_))
+            if !within_rate(remote, ctx) =>
+        {
+            Err((
+                RejectReason::RateLimited,
+                "HELLO rate of this source exceeded".to_owned(),
+            ))
+        }
         ParsedLine::Message(Message::Hello { from }) => {
             debug!(%remote, peer = %from, "legacy HELLO received");
             deliver_hello(from, remote, false, None, ctx).await;
@@ -182,7 +195,7 @@ async fn signed_hello(
     hello: &SignedHello,
     remote: SocketAddr,
     ctx: &ConnectionContext,
-) -> Result<Reply, (Reject, String)> {
+) -> Result<Reply, (RejectReason, String)> {
     let Some(auth) = &ctx.auth else {
         debug!(%remote, peer = %hello.from, "signed HELLO received; no identity to check it with");
         deliver_hello(hello.from, remote, false, None, ctx).await;
@@ -203,6 +216,20 @@ async fn signed_hello(
     debug!(%remote, peer = %hello.from, "signed HELLO verified");
     deliver_hello(hello.from, remote, true, hello.listen_port(), ctx).await;
     Ok(Reply::Signed(admitted.reply))
+}
+
+/// Takes a token from the source's HELLO bucket; counts forced evictions.
+fn within_rate(remote: SocketAddr, ctx: &ConnectionContext) -> bool {
+    let admission = ctx
+        .rate_limiter
+        .allow(remote.ip(), Instant::now().into_std());
+    if admission.evicted > 0 {
+        let evicted = u64::try_from(admission.evicted).unwrap_or(u64::MAX);
+        ctx.counters
+            .rate_limit_evictions
+            .fetch_add(evicted, std::sync::atomic::Ordering::Relaxed);
+    }
+    admission.allowed
 }
 
 /// Counts a HELLO and sends it to the node (`listen_port` only for a
@@ -251,12 +278,36 @@ async fn write_reply<W: AsyncWrite + Unpin>(
     false
 }
 
-/// Counts and logs a rejection; the caller then drops the connection unanswered.
-fn reject(reason: Reject, detail: &str, remote: SocketAddr, ctx: &ConnectionContext) {
+/// Counts, logs and reports a rejection; the caller then drops the
+/// connection unanswered.
+pub(crate) fn reject(
+    reason: RejectReason,
+    detail: &str,
+    remote: SocketAddr,
+    ctx: &ConnectionContext,
+) {
     ctx.counters.reject(reason);
     if reason.is_protocol_violation() {
         warn!(%remote, %reason, detail, "rejected line; closing connection without ACK");
     } else {
         debug!(%remote, %reason, detail, "closing connection without ACK");
+    }
+    report_rejection(reason, remote, ctx);
+}
+
+/// Offers the rejection to the node without waiting: under a flood the
+/// channel fills up and further reports are dropped (and counted).
+fn report_rejection(reason: RejectReason, remote: SocketAddr, ctx: &ConnectionContext) {
+    match ctx
+        .events
+        .try_send(InboundEvent::Rejected { remote, reason })
+    {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            Counters::bump(&ctx.counters.rejection_events_dropped);
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            Counters::bump(&ctx.counters.events_undelivered);
+        }
     }
 }

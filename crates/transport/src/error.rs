@@ -369,4 +369,16 @@ pub enum ConfigError {
         /// Largest accepted value.
         max: usize,
     },
+    /// A flood limit (`max_connections_per_source`, `hello_rate_burst`,
+    /// `hello_rate_per_sec`, `rate_limit_sources`) is zero or above its
+    /// maximum.
+    #[error("{name} = {value} is out of range; use 1..={max} (see docs/transport.md, limits)")]
+    LimitOutOfRange {
+        /// The setting's name, e.g. `hello_rate_burst`.
+        name: &'static str,
+        /// The rejected value.
+        value: usize,
+        /// Largest accepted value.
+        max: usize,
+    },
 }

@@ -4,11 +4,16 @@ use std::net::SocketAddr;
 
 use tazcom_identity::PeerId;
 
+use crate::stats::RejectReason;
+
 /// Something a peer told this node, sent by the [`Server`](crate::Server)
 /// on the channel given to [`Listener::serve`](crate::Listener::serve).
 ///
-/// The server awaits the send before it writes `ACK`, so a slow receiver
-/// slows peers down instead of losing events.
+/// The server awaits the send of a `Hello` before it writes `ACK`, so a
+/// slow receiver slows peers down instead of losing HELLOs. A `Rejected` is
+/// only offered (`try_send`): when the channel is full it is dropped and
+/// counted (`rejection_events_dropped`), so a flood of bad connections
+/// never waits on the receiver.
 ///
 /// `#[non_exhaustive]`: new message types add variants; match with a
 /// wildcard arm.
@@ -32,5 +37,15 @@ pub enum InboundEvent {
         /// The TCP listen port the sender signed (the `port` field), when
         /// `verified` and not 0; `None` otherwise.
         listen_port: Option<u16>,
+    },
+    /// The server closed a connection without reply (also counted in
+    /// [`TransportStats`](crate::TransportStats) as `rejected_<reason>`).
+    /// Best effort: dropped when the channel is full.
+    #[non_exhaustive]
+    Rejected {
+        /// The TCP source address of the connection.
+        remote: SocketAddr,
+        /// Why it was closed.
+        reason: RejectReason,
     },
 }

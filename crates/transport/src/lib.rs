@@ -52,7 +52,9 @@
 //! - [`Listener`] / [`Server`] (`server.rs`, `connection.rs`): accept,
 //!   answer each valid line with `ACK\n` (a verified signed HELLO with a
 //!   signed ACK, `authenticate.rs`, `replay.rs`), report HELLOs as
-//!   [`InboundEvent`]s, count rejections in [`TransportStats`].
+//!   [`InboundEvent`]s, count rejections in [`TransportStats`] (one
+//!   counter per [`RejectReason`]); per-source connection caps and HELLO
+//!   rate limits (`limits.rs`).
 //! - [`send_hello`], [`send_message`], [`send_line`] (`client.rs`): one-shot
 //!   exchanges returning the round-trip time; [`send_signed_hello`] and
 //!   [`Greeter`] (`greeter.rs`): the signed greeting, checked and counted.
@@ -70,6 +72,7 @@ mod connection;
 mod error;
 mod event;
 mod greeter;
+mod limits;
 mod message;
 mod replay;
 mod server;
@@ -80,10 +83,11 @@ pub use client::{send_hello, send_line, send_message};
 pub use codec::FrameReader;
 pub use config::{
     TransportConfig, TransportConfigBuilder, DEFAULT_ACK_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LINE_BYTES, DEFAULT_READ_TIMEOUT,
-    DEFAULT_REPLAY_CACHE_CAPACITY, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TIMESTAMP_WINDOW,
-    DEFAULT_WRITE_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_LINE_BYTES, MAX_REPLAY_CACHE_CAPACITY,
-    MAX_TIMEOUT, MIN_LINE_BYTES,
+    DEFAULT_HELLO_RATE_BURST, DEFAULT_HELLO_RATE_PER_SEC, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_MAX_LINE_BYTES, DEFAULT_RATE_LIMIT_SOURCES,
+    DEFAULT_READ_TIMEOUT, DEFAULT_REPLAY_CACHE_CAPACITY, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_TIMESTAMP_WINDOW, DEFAULT_WRITE_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_LINE_BYTES,
+    MAX_RATE_LIMIT_SETTING, MAX_REPLAY_CACHE_CAPACITY, MAX_TIMEOUT, MIN_LINE_BYTES,
 };
 pub use error::{
     AckRejection, ConfigError, EncodeError, FrameError, ParseError, TimeoutPhase, TransportError,
@@ -98,4 +102,4 @@ pub use signed::{
     Nonce, SignedAck, SignedHello, ACK_DOMAIN, ACK_SIGNED_LEN, HELLO_DOMAIN, HELLO_SIGNED_LEN,
     MAX_SIGNED_HELLO_LINE_BYTES, NONCE_LEN, SIGNED_ACK_LINE_BYTES,
 };
-pub use stats::TransportStats;
+pub use stats::{RejectReason, TransportStats};

@@ -15,10 +15,12 @@ use tracing::{debug, error, info, warn};
 
 use crate::authenticate::Authenticator;
 use crate::config::TransportConfig;
-use crate::connection::{serve_connection, ConnectionContext};
+use crate::connection::{reject, serve_connection, ConnectionContext};
 use crate::error::TransportError;
 use crate::event::InboundEvent;
 use crate::greeter::Greeter;
+use crate::limits::{HelloRateLimiter, SourceSlots};
+use crate::stats::RejectReason;
 use crate::stats::{Counters, TransportStats};
 
 /// Pause after a failed `accept()` (e.g. out of file descriptors), so the
@@ -96,7 +98,11 @@ impl Listener {
     /// own task. Valid HELLOs (legacy, and signed ones that pass the checks
     /// of [`Listener::with_identity`]) are sent to `events`; the send is
     /// awaited before the reply, so a full channel slows peers down rather
-    /// than dropping events.
+    /// than dropping events. Rejections are offered as
+    /// [`InboundEvent::Rejected`] without waiting (dropped and counted when
+    /// the channel is full). Connections beyond
+    /// [`TransportConfig::max_connections_per_source`] are closed at once;
+    /// HELLOs beyond the source's rate are rejected (`docs/transport.md`).
     ///
     /// Dropping the returned [`Server`] starts a shutdown in the background;
     /// call [`Server::shutdown`] to wait for it.
@@ -118,7 +124,9 @@ impl Listener {
                 Arc::clone(&counters),
             )
         });
+        let rate_limiter = HelloRateLimiter::new(&self.config);
         let ctx = Arc::new(ConnectionContext {
+            rate_limiter,
             config: self.config,
             counters: Arc::clone(&counters),
             events,
@@ -194,6 +202,7 @@ impl Drop for Server {
 /// Accepts until shutdown, then closes the listener and drains connections.
 async fn accept_loop(listener: TcpListener, ctx: Arc<ConnectionContext>) {
     let slots = Arc::new(Semaphore::new(ctx.config.max_connections()));
+    let sources = Arc::new(SourceSlots::new(ctx.config.max_connections_per_source()));
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -203,11 +212,17 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ConnectionContext>) {
             accepted = accept_with_slot(&listener, &slots) => match accepted {
                 Ok((stream, remote, slot)) => {
                     Counters::bump(&ctx.counters.connections_accepted);
+                    let Some(source_slot) = sources.try_acquire(remote.ip(), &ctx.counters) else {
+                        // Dropping the stream closes it; its slot is free again.
+                        let detail = "too many connections from this source";
+                        reject(RejectReason::PerSourceLimit, detail, remote, &ctx);
+                        continue;
+                    };
                     debug!(%remote, "connection accepted");
                     let ctx = Arc::clone(&ctx);
                     connections.spawn(async move {
                         serve_connection(stream, remote, ctx).await;
-                        drop(slot);
+                        drop((source_slot, slot));
                     });
                 }
                 Err(error) => {

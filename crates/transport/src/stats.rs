@@ -17,8 +17,16 @@ use crate::error::{AckRejection, ParseError};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TransportStats {
-    /// TCP connections accepted.
+    /// TCP connections accepted (including those closed at once by
+    /// `max_connections_per_source`).
     pub connections_accepted: u64,
+    /// Connections being served now (a gauge, not a counter): at most
+    /// `max_connections`, and at most `max_connections_per_source` from one
+    /// source IP address.
+    pub connections_open: u64,
+    /// The most connections served at once since the server started (high
+    /// water mark of `connections_open`); never above `max_connections`.
+    pub connections_peak: u64,
     /// Lines answered with `ACK` or a signed ACK (HELLOs, unknown types).
     pub lines_acked: u64,
     /// Valid HELLO lines received: legacy and signed HELLOs that were
@@ -35,6 +43,15 @@ pub struct TransportStats {
     pub unknown_types: u64,
     /// Events that could not be delivered because the receiver was dropped.
     pub events_undelivered: u64,
+    /// [`InboundEvent::Rejected`](crate::InboundEvent::Rejected) events
+    /// dropped because the event channel was full (they are never waited
+    /// for, so a flood cannot slow the server or the node down; the
+    /// `rejected_*` counters still count every rejection).
+    pub rejection_events_dropped: u64,
+    /// Source addresses forgotten by the HELLO rate limiter while their
+    /// bucket was not yet full, because `rate_limit_sources` addresses were
+    /// tracked (each starts again with a full bucket).
+    pub rate_limit_evictions: u64,
     /// Lines rejected: `max_line_bytes` reached without a newline.
     pub rejected_too_large: u64,
     /// Connections that ended in the middle of a line.
@@ -66,6 +83,12 @@ pub struct TransportStats {
     /// Signed HELLOs rejected: the (from, nonce) pair was already accepted
     /// within the window (a replay).
     pub rejected_replayed_nonce: u64,
+    /// Connections closed at once, unread and unanswered: their source IP
+    /// address already had `max_connections_per_source` connections open.
+    pub rejected_per_source_limit: u64,
+    /// HELLOs (legacy or signed) rejected without reply: their source IP
+    /// address exceeded its rate (`hello_rate_burst`, `hello_rate_per_sec`).
+    pub rejected_rate_limited: u64,
     /// Connections ended by a read or write error (reset, write timeout).
     pub io_errors: u64,
     /// `accept()` failures (e.g. out of file descriptors).
@@ -91,7 +114,7 @@ pub struct TransportStats {
 
 impl TransportStats {
     /// Sum of all `rejected_*` counters: connections closed without `ACK`
-    /// because of the peer's input.
+    /// because of the peer's input or a per-source limit.
     pub fn rejected_total(&self) -> u64 {
         self.rejected_too_large
             + self.rejected_eof_mid_line
@@ -106,6 +129,8 @@ impl TransportStats {
             + self.rejected_wrong_addressee
             + self.rejected_stale_timestamp
             + self.rejected_replayed_nonce
+            + self.rejected_per_source_limit
+            + self.rejected_rate_limited
     }
 
     /// Sum of all `acks_rejected_*` counters: replies to signed HELLOs this
@@ -119,63 +144,103 @@ impl TransportStats {
     }
 }
 
-/// Why a connection was closed without `ACK`; one counter each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reject {
+/// Why the server closed a connection without `ACK`; each has its counter
+/// `rejected_<reason>` in [`TransportStats`] and is reported as an
+/// [`InboundEvent::Rejected`](crate::InboundEvent::Rejected).
+///
+/// Displays as the snake_case name of its counter without `rejected_`,
+/// e.g. `too_large`, `rate_limited` ([`RejectReason::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// `max_line_bytes` reached without a newline.
     TooLarge,
+    /// The stream ended in the middle of a line.
     EofMidLine,
+    /// No complete line within `read_timeout` (idle or trickling peer).
     ReadTimeout,
+    /// The line is not UTF-8.
     BadUtf8,
+    /// The line is not JSON.
     NotJson,
+    /// The line is JSON but not an object.
     NotObject,
+    /// The object has no string `type`.
     MissingType,
+    /// A known `type` with invalid fields.
     InvalidMessage,
+    /// A HELLO with some but not all of the signed fields.
     TruncatedFields,
+    /// A signed HELLO whose signature does not verify under `from`.
     BadSignature,
+    /// A signed HELLO addressed to another peer id.
     WrongAddressee,
+    /// A signed HELLO whose `ts` is outside the window.
     StaleTimestamp,
+    /// A signed HELLO whose (from, nonce) pair was already accepted.
     ReplayedNonce,
+    /// The source IP address already had `max_connections_per_source`
+    /// connections open; closed at once, nothing read.
+    PerSourceLimit,
+    /// A HELLO beyond its source IP address's rate
+    /// (`hello_rate_burst`, `hello_rate_per_sec`).
+    RateLimited,
 }
 
-/// Number of [`Reject`] reasons.
-const REJECT_REASONS: usize = 13;
+/// Number of [`RejectReason`] reasons.
+const REJECT_REASONS: usize = 15;
 
-impl Reject {
-    pub(crate) fn from_parse(error: &ParseError) -> Reject {
-        match error {
-            ParseError::BadUtf8 { .. } => Reject::BadUtf8,
-            ParseError::NotJson { .. } => Reject::NotJson,
-            ParseError::NotObject { .. } => Reject::NotObject,
-            ParseError::MissingType => Reject::MissingType,
-            ParseError::InvalidMessage { .. } => Reject::InvalidMessage,
-            ParseError::TruncatedFields { .. } => Reject::TruncatedFields,
+impl RejectReason {
+    /// The reason's snake_case name, as displayed, e.g. `read_timeout`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::TooLarge => "too_large",
+            RejectReason::EofMidLine => "eof_mid_line",
+            RejectReason::ReadTimeout => "read_timeout",
+            RejectReason::BadUtf8 => "bad_utf8",
+            RejectReason::NotJson => "not_json",
+            RejectReason::NotObject => "not_object",
+            RejectReason::MissingType => "missing_type",
+            RejectReason::InvalidMessage => "invalid_message",
+            RejectReason::TruncatedFields => "truncated_fields",
+            RejectReason::BadSignature => "bad_signature",
+            RejectReason::WrongAddressee => "wrong_addressee",
+            RejectReason::StaleTimestamp => "stale_timestamp",
+            RejectReason::ReplayedNonce => "replayed_nonce",
+            RejectReason::PerSourceLimit => "per_source_limit",
+            RejectReason::RateLimited => "rate_limited",
         }
     }
 
-    /// Peer misbehaviour worth a warning; the others are ordinary hang-ups.
+    pub(crate) fn from_parse(error: &ParseError) -> RejectReason {
+        match error {
+            ParseError::BadUtf8 { .. } => RejectReason::BadUtf8,
+            ParseError::NotJson { .. } => RejectReason::NotJson,
+            ParseError::NotObject { .. } => RejectReason::NotObject,
+            ParseError::MissingType => RejectReason::MissingType,
+            ParseError::InvalidMessage { .. } => RejectReason::InvalidMessage,
+            ParseError::TruncatedFields { .. } => RejectReason::TruncatedFields,
+        }
+    }
+
+    /// Peer misbehaviour worth a warning; the others are ordinary hang-ups
+    /// or flood limits (logged at `debug`: under a flood a line per
+    /// connection would flood the log; they are counted and reported).
     pub(crate) fn is_protocol_violation(self) -> bool {
-        !matches!(self, Reject::EofMidLine | Reject::ReadTimeout)
+        !matches!(
+            self,
+            RejectReason::EofMidLine
+                | RejectReason::ReadTimeout
+                | RejectReason::PerSourceLimit
+                | RejectReason::RateLimited
+        )
     }
 }
 
-/// Prints the snake_case reason used in log fields, e.g. `too_large`.
-impl fmt::Display for Reject {
+/// Prints [`RejectReason::as_str`], the reason used in log fields and events.
+impl fmt::Display for RejectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Reject::TooLarge => "too_large",
-            Reject::EofMidLine => "eof_mid_line",
-            Reject::ReadTimeout => "read_timeout",
-            Reject::BadUtf8 => "bad_utf8",
-            Reject::NotJson => "not_json",
-            Reject::NotObject => "not_object",
-            Reject::MissingType => "missing_type",
-            Reject::InvalidMessage => "invalid_message",
-            Reject::TruncatedFields => "truncated_fields",
-            Reject::BadSignature => "bad_signature",
-            Reject::WrongAddressee => "wrong_addressee",
-            Reject::StaleTimestamp => "stale_timestamp",
-            Reject::ReplayedNonce => "replayed_nonce",
-        })
+        f.write_str(self.as_str())
     }
 }
 
@@ -189,6 +254,10 @@ pub(crate) struct Counters {
     pub(crate) replay_cache_evictions: AtomicU64,
     pub(crate) unknown_types: AtomicU64,
     pub(crate) events_undelivered: AtomicU64,
+    pub(crate) rejection_events_dropped: AtomicU64,
+    pub(crate) rate_limit_evictions: AtomicU64,
+    pub(crate) connections_open: AtomicU64,
+    pub(crate) connections_peak: AtomicU64,
     pub(crate) io_errors: AtomicU64,
     pub(crate) accept_errors: AtomicU64,
     pub(crate) acks_verified: AtomicU64,
@@ -215,8 +284,19 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn reject(&self, reason: Reject) {
+    pub(crate) fn reject(&self, reason: RejectReason) {
         Counters::bump(&self.rejected[reason as usize]);
+    }
+
+    /// A connection started being served: raises the high-water mark.
+    pub(crate) fn connection_opened(&self) {
+        let open = self.connections_open.fetch_add(1, Ordering::Relaxed) + 1;
+        self.connections_peak.fetch_max(open, Ordering::Relaxed);
+    }
+
+    /// A connection counted by [`Counters::connection_opened`] ended.
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Counts a refused reply to a signed HELLO: a failed check, or `None`
@@ -227,29 +307,35 @@ impl Counters {
 
     pub(crate) fn snapshot(&self) -> TransportStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let rejected = |r: Reject| get(&self.rejected[r as usize]);
+        let rejected = |r: RejectReason| get(&self.rejected[r as usize]);
         let acks_rejected = |i: usize| get(&self.acks_rejected[i]);
         TransportStats {
             connections_accepted: get(&self.connections_accepted),
+            connections_open: get(&self.connections_open),
+            connections_peak: get(&self.connections_peak),
             lines_acked: get(&self.lines_acked),
             hellos: get(&self.hellos),
             hellos_verified: get(&self.hellos_verified),
             replay_cache_evictions: get(&self.replay_cache_evictions),
             unknown_types: get(&self.unknown_types),
             events_undelivered: get(&self.events_undelivered),
-            rejected_too_large: rejected(Reject::TooLarge),
-            rejected_eof_mid_line: rejected(Reject::EofMidLine),
-            rejected_read_timeout: rejected(Reject::ReadTimeout),
-            rejected_bad_utf8: rejected(Reject::BadUtf8),
-            rejected_not_json: rejected(Reject::NotJson),
-            rejected_not_object: rejected(Reject::NotObject),
-            rejected_missing_type: rejected(Reject::MissingType),
-            rejected_invalid_message: rejected(Reject::InvalidMessage),
-            rejected_truncated_fields: rejected(Reject::TruncatedFields),
-            rejected_bad_signature: rejected(Reject::BadSignature),
-            rejected_wrong_addressee: rejected(Reject::WrongAddressee),
-            rejected_stale_timestamp: rejected(Reject::StaleTimestamp),
-            rejected_replayed_nonce: rejected(Reject::ReplayedNonce),
+            rejection_events_dropped: get(&self.rejection_events_dropped),
+            rate_limit_evictions: get(&self.rate_limit_evictions),
+            rejected_too_large: rejected(RejectReason::TooLarge),
+            rejected_eof_mid_line: rejected(RejectReason::EofMidLine),
+            rejected_read_timeout: rejected(RejectReason::ReadTimeout),
+            rejected_bad_utf8: rejected(RejectReason::BadUtf8),
+            rejected_not_json: rejected(RejectReason::NotJson),
+            rejected_not_object: rejected(RejectReason::NotObject),
+            rejected_missing_type: rejected(RejectReason::MissingType),
+            rejected_invalid_message: rejected(RejectReason::InvalidMessage),
+            rejected_truncated_fields: rejected(RejectReason::TruncatedFields),
+            rejected_bad_signature: rejected(RejectReason::BadSignature),
+            rejected_wrong_addressee: rejected(RejectReason::WrongAddressee),
+            rejected_stale_timestamp: rejected(RejectReason::StaleTimestamp),
+            rejected_replayed_nonce: rejected(RejectReason::ReplayedNonce),
+            rejected_per_source_limit: rejected(RejectReason::PerSourceLimit),
+            rejected_rate_limited: rejected(RejectReason::RateLimited),
             io_errors: get(&self.io_errors),
             accept_errors: get(&self.accept_errors),
             acks_verified: get(&self.acks_verified),
@@ -271,19 +357,21 @@ mod tests {
     fn each_reason_has_its_own_counter() {
         let counters = Counters::default();
         let reasons = [
-            (Reject::TooLarge, 1),
-            (Reject::EofMidLine, 2),
-            (Reject::ReadTimeout, 3),
-            (Reject::BadUtf8, 4),
-            (Reject::NotJson, 5),
-            (Reject::NotObject, 6),
-            (Reject::MissingType, 7),
-            (Reject::InvalidMessage, 8),
-            (Reject::TruncatedFields, 9),
-            (Reject::BadSignature, 10),
-            (Reject::WrongAddressee, 11),
-            (Reject::StaleTimestamp, 12),
-            (Reject::ReplayedNonce, 13),
+            (RejectReason::TooLarge, 1),
+            (RejectReason::EofMidLine, 2),
+            (RejectReason::ReadTimeout, 3),
+            (RejectReason::BadUtf8, 4),
+            (RejectReason::NotJson, 5),
+            (RejectReason::NotObject, 6),
+            (RejectReason::MissingType, 7),
+            (RejectReason::InvalidMessage, 8),
+            (RejectReason::TruncatedFields, 9),
+            (RejectReason::BadSignature, 10),
+            (RejectReason::WrongAddressee, 11),
+            (RejectReason::StaleTimestamp, 12),
+            (RejectReason::ReplayedNonce, 13),
+            (RejectReason::PerSourceLimit, 14),
+            (RejectReason::RateLimited, 15),
         ];
         for (reason, times) in reasons {
             for _ in 0..times {
@@ -305,9 +393,24 @@ mod tests {
             s.rejected_wrong_addressee,
             s.rejected_stale_timestamp,
             s.rejected_replayed_nonce,
+            s.rejected_per_source_limit,
+            s.rejected_rate_limited,
         ];
-        assert_eq!(got, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
-        assert_eq!(s.rejected_total(), 91);
+        assert_eq!(got, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+        assert_eq!(s.rejected_total(), 120);
+    }
+
+    #[test]
+    fn peak_is_the_high_water_mark_of_open_connections() {
+        let counters = Counters::default();
+        for _ in 0..3 {
+            counters.connection_opened();
+        }
+        counters.connection_closed();
+        counters.connection_closed();
+        counters.connection_opened();
+        let s = counters.snapshot();
+        assert_eq!((s.connections_open, s.connections_peak), (2, 3));
     }
 
     #[test]

@@ -246,7 +246,14 @@ async fn several_lines_on_one_connection_are_acked_in_order() {
 
 #[tokio::test]
 async fn fifty_concurrent_clients_are_all_acked() {
-    let (server, mut events) = start(TransportConfig::default()).await;
+    // All from 127.0.0.1: lift the per-source limits (16 connections, a
+    // burst of 20 HELLOs by default) that would otherwise apply.
+    let config = TransportConfig::builder()
+        .max_connections_per_source(64)
+        .hello_rate_burst(64)
+        .build()
+        .unwrap();
+    let (server, mut events) = start(config).await;
     let addr = server.local_addr();
     let clients: Vec<_> = (0..50u8)
         .map(|i| {

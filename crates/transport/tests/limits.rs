@@ -1,0 +1,162 @@
+//! Flood limits: per-line read deadline (slowloris), connections per
+//! source, HELLO rate per source, and non-blocking rejection reports.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use common::{hello_line, peer, read_until_closed, start, stats_when, TEST_DEADLINE};
+use tazcom_transport::{
+    send_hello, InboundEvent, Listener, RejectReason, TransportConfig, TransportError,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::{timeout, Instant};
+
+/// Connects to `addr` from 127.0.0.`octet` (all of 127/8 is local on Linux).
+async fn connect_from(octet: u8, addr: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, octet), 0)))
+        .unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Sends one HELLO line on `stream` and reads the 4-byte reply, if any.
+async fn hello_on(stream: &mut TcpStream, byte: u8) -> Vec<u8> {
+    let _ = stream.write_all(hello_line(&peer(byte)).as_bytes()).await;
+    let mut reply = [0u8; 4];
+    match timeout(TEST_DEADLINE, stream.read_exact(&mut reply)).await {
+        Ok(Ok(_)) => reply.to_vec(),
+        Ok(Err(_closed)) => Vec::new(),
+        Err(_) => panic!("no reply and no close within the test deadline"),
+    }
+}
+
+#[tokio::test]
+async fn a_trickling_client_is_cut_at_the_line_deadline() {
+    let read_timeout = Duration::from_millis(1000);
+    let config = TransportConfig::builder()
+        .read_timeout(read_timeout)
+        .build()
+        .unwrap();
+    let (server, _events) = start(config).await;
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let line = hello_line(&peer(1));
+    let started = Instant::now();
+    // One byte every 100 ms: the 91-byte line would need 9 s. A deadline
+    // reset by each byte would never fire; a per-line one fires at 1 s.
+    for byte in line.as_bytes() {
+        if stream.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let reply = read_until_closed(&mut stream).await;
+    assert_eq!(reply, b"", "a trickled line must not be ACKed");
+    let stats = stats_when(&server, |s| s.rejected_read_timeout == 1).await;
+    assert_eq!(stats.lines_acked, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "the server kept the connection until the line was complete"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_per_source_cap_are_closed_at_once() {
+    let config = TransportConfig::builder()
+        .max_connections_per_source(2)
+        .build()
+        .unwrap();
+    let (server, mut events) = start(config).await;
+    let addr = server.local_addr();
+    let mut held = vec![connect_from(1, addr).await, connect_from(1, addr).await];
+    stats_when(&server, |s| s.connections_open == 2).await;
+    let mut third = connect_from(1, addr).await;
+    assert_eq!(
+        read_until_closed(&mut third).await,
+        b"",
+        "closed unanswered"
+    );
+    let stats = stats_when(&server, |s| s.rejected_per_source_limit == 1).await;
+    assert_eq!((stats.connections_accepted, stats.connections_open), (3, 2));
+    match timeout(TEST_DEADLINE, events.recv()).await.unwrap() {
+        Some(InboundEvent::Rejected { reason, .. }) => {
+            assert_eq!(reason, RejectReason::PerSourceLimit);
+        }
+        other => panic!("expected a per-source rejection, got {other:?}"),
+    }
+    // Another source is served, and so is this one once a slot frees.
+    let mut other = connect_from(2, addr).await;
+    assert_eq!(hello_on(&mut other, 2).await, b"ACK\n");
+    assert_eq!(hello_on(&mut held[0], 1).await, b"ACK\n");
+    held.truncate(1);
+    stats_when(&server, |s| s.connections_open == 2).await;
+    let mut again = connect_from(1, addr).await;
+    assert_eq!(hello_on(&mut again, 3).await, b"ACK\n");
+    assert!(server.stats().connections_peak <= 3);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn hellos_beyond_the_source_rate_are_rejected_without_ack() {
+    let config = TransportConfig::builder()
+        .hello_rate_burst(3)
+        .hello_rate_per_sec(1)
+        .build()
+        .unwrap();
+    let (server, _events) = start(config).await;
+    let addr = server.local_addr();
+    let mut stream = connect_from(1, addr).await;
+    for byte in 1..=3 {
+        assert_eq!(hello_on(&mut stream, byte).await, b"ACK\n");
+    }
+    assert_eq!(
+        hello_on(&mut stream, 4).await,
+        b"",
+        "4th HELLO of the burst"
+    );
+    let mut fresh = connect_from(1, addr).await;
+    assert_eq!(
+        hello_on(&mut fresh, 5).await,
+        b"",
+        "the bucket is per source"
+    );
+    let mut other = connect_from(2, addr).await;
+    assert_eq!(hello_on(&mut other, 6).await, b"ACK\n");
+    let stats = stats_when(&server, |s| s.rejected_rate_limited == 2).await;
+    assert_eq!((stats.hellos, stats.rejected_total()), (4, 2));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rejection_reports_never_wait_for_a_full_channel() {
+    let listener = Listener::bind(common::loopback(), TransportConfig::default())
+        .await
+        .unwrap();
+    let (tx, _unread) = tokio::sync::mpsc::channel(1);
+    let server = listener.serve(tx);
+    let addr = server.local_addr();
+    for _ in 0..5 {
+        let reply = common::raw_exchange(addr, b"not json\n", true).await;
+        assert_eq!(reply, b"");
+    }
+    let stats = stats_when(&server, |s| s.rejected_not_json == 5).await;
+    assert_eq!(stats.rejection_events_dropped, 4, "one fits in the channel");
+    // HELLOs still wait for room (back-pressure), so this one is not ACKed
+    // while the channel stays full.
+    let config = TransportConfig::builder()
+        .ack_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        send_hello(addr, &peer(1), &config).await,
+        Err(TransportError::Timeout { .. })
+    ));
+    server.shutdown().await;
+}
