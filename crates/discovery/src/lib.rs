@@ -72,6 +72,9 @@
 
 mod error;
 mod event;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod mdns;
 mod source;
 mod static_source;

@@ -9,7 +9,7 @@
 
 mod browser;
 mod config;
-mod convert;
+pub(crate) mod convert;
 mod interfaces;
 mod table;
 

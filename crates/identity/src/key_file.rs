@@ -39,7 +39,9 @@ impl Identity {
     ///
     /// [`KeyFileError::NotFound`], [`KeyFileError::IsDirectory`],
     /// [`KeyFileError::PermissionDenied`], [`KeyFileError::Io`] (other I/O
-    /// failures, with the [`io::ErrorKind`]), [`KeyFileError::WrongLength`],
+    /// failures, with the [`io::ErrorKind`]; kind `InvalidInput` for a named
+    /// pipe, which is refused rather than opened, as opening it would wait
+    /// for a writer), [`KeyFileError::WrongLength`],
     /// [`KeyFileError::BadHex`]. The file is never modified.
     pub fn load(path: impl AsRef<Path>) -> Result<Identity, KeyFileError> {
         let path = path.as_ref();
@@ -94,6 +96,7 @@ impl Identity {
 /// Reads and parses the key file, warning about loose permissions.
 fn read_seed(path: &Path) -> Result<[u8; SEED_LEN], KeyFileError> {
     let reading = "reading the key file";
+    refuse_fifo(path).map_err(|e| load_error(path, path, reading, e))?;
     let file = File::open(path).map_err(|e| load_error(path, path, reading, e))?;
     let meta = file
         .metadata()
@@ -196,6 +199,27 @@ fn io_error(path: &Path, op_path: &Path, action: &'static str, source: io::Error
             source,
         },
     }
+}
+
+/// Fails with `InvalidInput` when `path` is a named pipe: opening one for
+/// reading waits for a writer, which would hang startup. Missing files and
+/// other stat errors are left for `File::open` to report.
+#[cfg(unix)]
+fn refuse_fifo(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match fs::metadata(path) {
+        Ok(meta) if meta.file_type().is_fifo() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the key file is a named pipe (FIFO), not a regular file",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Elsewhere opening the key path does not wait for a writer; nothing to check.
+#[cfg(not(unix))]
+fn refuse_fifo(_path: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 /// Warns when the key file is readable or writable by group or others.

@@ -328,3 +328,113 @@ fn group_readable_key_file_warns_with_path_and_mode() {
     assert!(warnings(0o600).is_empty());
     assert!(warnings(0o400).is_empty());
 }
+
+/// A hex key file cut short or with one byte damaged is a typed error that
+/// names the problem, and the file stays as it is. (Cut to exactly 32 bytes
+/// it is a valid raw seed: the two forms cannot be told apart by length.)
+#[test]
+fn truncated_or_corrupted_hex_key_is_a_typed_error_and_left_alone() {
+    let full = format!("{}\n", "5e".repeat(32)).into_bytes();
+    for cut in (0..full.len() - 1).filter(|&len| len != 32) {
+        assert_rejected(
+            &full[..cut],
+            |e| matches!(e, KeyFileError::WrongLength { found, .. } if *found == cut as u64),
+        );
+    }
+    for position in [0, 31, 63] {
+        let mut corrupt = full.clone();
+        corrupt[position] = 0xff;
+        assert_rejected(
+            &corrupt,
+            |e| matches!(e, KeyFileError::BadHex { position: p, byte: 0xff, .. } if *p == position),
+        );
+    }
+}
+
+/// Group- or other-readable modes only warn: the same identity loads, and
+/// neither the contents nor the mode are changed.
+#[cfg(unix)]
+#[test]
+fn loose_modes_still_load_the_same_identity_and_are_left_as_they_are() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("loose.key");
+    fs::write(&path, [9u8; 32]).unwrap();
+    let expected = Identity::from_seed([9u8; 32]).peer_id();
+    for loose in [0o604, 0o644, 0o666] {
+        fs::set_permissions(&path, fs::Permissions::from_mode(loose)).unwrap();
+        let recorder = Recorder::default();
+        let loaded = tracing::subscriber::with_default(recorder.clone(), || Identity::load(&path));
+        assert_eq!(loaded.unwrap().peer_id(), expected, "mode {loose:o}");
+        let events = recorder.0.lock().unwrap().clone();
+        let warned = events.iter().any(|(level, text)| {
+            *level == tracing::Level::WARN && text.contains(&format!("mode={loose:04o}"))
+        });
+        assert!(warned, "mode {loose:o}: {events:?}");
+        assert_eq!(mode(&path), loose, "the mode must not be changed");
+        assert_eq!(fs::read(&path).unwrap(), [9u8; 32]);
+    }
+}
+
+/// A file that opens but whose read fails (Linux `/proc/self/mem` answers a
+/// read at offset 0 with EIO; works as root, unlike mode bits) is an I/O
+/// error naming the step, not a length or parse error.
+#[cfg(target_os = "linux")]
+#[test]
+fn read_failure_after_open_is_an_io_error() {
+    let path = Path::new("/proc/self/mem");
+    let err = Identity::load(path).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            KeyFileError::Io {
+                action: "reading the key file",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("/proc/self/mem"), "{err}");
+}
+
+/// A named pipe at the key path is refused before it is opened: opening a
+/// FIFO for reading would wait for a writer and hang startup. (Loads run on
+/// a thread so a regression fails here instead of hanging the suite.)
+#[cfg(unix)]
+#[test]
+fn fifo_at_key_path_is_an_io_error_not_a_hang() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.key");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let on_thread = path.clone();
+    std::thread::spawn(move || {
+        let load = Identity::load(&on_thread).map(|id| id.peer_id());
+        let create = Identity::load_or_generate(&on_thread).map(|id| id.peer_id());
+        tx.send([load, create]).unwrap();
+    });
+    let results = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("loading a FIFO key path hung");
+    for result in results {
+        let err = result.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                KeyFileError::Io {
+                    kind: std::io::ErrorKind::InvalidInput,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("named pipe"), "{err}");
+    }
+    assert!(fs::symlink_metadata(&path).unwrap().file_type().is_fifo());
+    assert_eq!(file_names(dir.path()), ["node.key"], "no temp files left");
+}

@@ -679,3 +679,66 @@ async fn commit_cancelled_by_its_caller_is_rolled_back() {
         "seq 1 was never committed, so it is reused"
     );
 }
+
+/// Rejected input never removes or alters a stored peer: when a critical
+/// observer refuses an update, a removal (by id or by instance) or a batch,
+/// the very same entry (`Arc::ptr_eq`) stays under both indexes and no
+/// sequence number is used.
+#[tokio::test]
+async fn refused_update_remove_and_batch_leave_the_stored_entry_untouched() {
+    let reg = registry();
+    let gate = Mirror::new("gate");
+    reg.register_observer(&gate, ObserverOptions::critical())
+        .await
+        .unwrap();
+    let ids = peers(2);
+    reg.upsert(entry(ids[0], 1)).await.unwrap();
+    let stored = reg.get(&ids[0]).unwrap();
+    let instance = stored.instance_name.clone().unwrap();
+    let seq = reg.last_seq();
+    let unchanged = |what: &str| {
+        let now = reg
+            .get(&ids[0])
+            .unwrap_or_else(|| panic!("{what}: removed"));
+        assert!(Arc::ptr_eq(&now, &stored), "{what}: entry replaced");
+        let by_instance = reg.get_by_instance(&instance).unwrap();
+        assert!(Arc::ptr_eq(&by_instance, &stored), "{what}: index changed");
+        assert_eq!((reg.len(), reg.last_seq()), (1, seq), "{what}");
+        assert_eq!(gate.contents(), [Arc::clone(&stored)], "{what}");
+    };
+    let refused = |result: Result<(), RegistryError>, what: &str| {
+        let err = result.expect_err(what);
+        assert!(
+            matches!(err, RegistryError::Aborted { ref observer, .. } if observer == "gate"),
+            "{what}: {err}"
+        );
+    };
+
+    gate.arm(Fault::Refuse);
+    refused(reg.upsert(entry(ids[0], 2)).await.map(drop), "update");
+    unchanged("update");
+
+    gate.arm(Fault::Refuse);
+    refused(reg.remove(&ids[0]).await.map(drop), "remove");
+    unchanged("remove");
+
+    gate.arm(Fault::Refuse);
+    refused(
+        reg.remove_by_instance(&instance).await.map(drop),
+        "remove_by_instance",
+    );
+    unchanged("remove_by_instance");
+
+    gate.arm(Fault::Refuse);
+    let mut batch = reg.batch();
+    batch
+        .upsert(entry(ids[1], 3))
+        .upsert(entry(ids[0], 4))
+        .remove(&ids[0]);
+    refused(batch.commit().await.map(drop), "batch");
+    unchanged("batch");
+    assert!(
+        !reg.contains(&ids[1]),
+        "nothing of the refused batch is kept"
+    );
+}
