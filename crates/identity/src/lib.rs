@@ -39,4 +39,4 @@ pub use ed25519_dalek::{Signature, VerifyingKey};
 pub use error::{IdentityError, KeyFileError, PeerIdError};
 pub use identity::{Identity, SEED_LEN};
 pub use peer_id::{PeerId, PEER_ID_HEX_LEN, PEER_ID_LEN, PEER_ID_SHORT_LEN};
-pub use signature::verify;
+pub use signature::{verify, KeyCache};

@@ -23,3 +23,57 @@ pub fn verify(peer: &PeerId, msg: &[u8], sig: &Signature) -> Result<(), Identity
             peer: peer.to_string(),
         })
 }
+
+/// Decoded verifying keys of recently seen peers, so that verifying another
+/// signature from the same peer skips decompressing its key (an Ed25519
+/// point decompression, about a sixth of a verification here; see
+/// `docs/performance.md`, "Greeting round trip").
+///
+/// Bounded: it holds at most `capacity` keys and starts over when full, so a
+/// flood of new peer ids costs memory for at most `capacity` entries.
+#[derive(Debug)]
+pub struct KeyCache {
+    keys: std::sync::Mutex<std::collections::HashMap<PeerId, ed25519_dalek::VerifyingKey>>,
+    capacity: usize,
+}
+
+impl KeyCache {
+    /// A cache of at most `capacity` keys (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            keys: std::sync::Mutex::new(std::collections::HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// As [`verify`], with `peer`'s decoded key taken from the cache.
+    ///
+    /// # Errors
+    /// As [`verify`].
+    pub fn verify(&self, peer: &PeerId, msg: &[u8], sig: &Signature) -> Result<(), IdentityError> {
+        self.key(peer)?
+            .verify_strict(msg, sig)
+            .map_err(|_| IdentityError::BadSignature {
+                peer: peer.to_string(),
+            })
+    }
+
+    fn key(&self, peer: &PeerId) -> Result<ed25519_dalek::VerifyingKey, IdentityError> {
+        let lock = || {
+            self.keys
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(key) = lock().get(peer) {
+            return Ok(*key);
+        }
+        // Decoded outside the lock: it is the slow part.
+        let key = peer.verifying_key()?;
+        let mut keys = lock();
+        if keys.len() >= self.capacity {
+            keys.clear();
+        }
+        keys.insert(*peer, key);
+        Ok(key)
+    }
+}

@@ -91,3 +91,29 @@ fn debug_does_not_leak_the_secret() {
     assert!(!dbg.contains(&hex::encode(seed)), "{dbg}");
     assert!(!dbg.contains("5a, 5a") && !dbg.contains("90, 90"), "{dbg}");
 }
+
+#[test]
+fn key_cache_verifies_like_verify_and_stays_bounded() {
+    use tazcom_identity::KeyCache;
+    let cache = KeyCache::new(2);
+    let signers: Vec<Identity> = (0..5).map(|_| Identity::generate()).collect();
+    for round in 0..2 {
+        for (i, signer) in signers.iter().enumerate() {
+            let msg = format!("round {round} signer {i}");
+            let sig = signer.sign(msg.as_bytes());
+            assert!(cache
+                .verify(&signer.peer_id(), msg.as_bytes(), &sig)
+                .is_ok());
+            let other = &signers[(i + 1) % signers.len()];
+            assert!(
+                cache
+                    .verify(&other.peer_id(), msg.as_bytes(), &sig)
+                    .is_err(),
+                "a cached key must not accept another signer's signature"
+            );
+        }
+    }
+    let not_a_point = tazcom_identity::PeerId::from_bytes([0xff; 32]);
+    let sig = signers[0].sign(b"x");
+    assert!(cache.verify(&not_a_point, b"x", &sig).is_err());
+}

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tazcom_identity::{Identity, PeerId};
+use tazcom_identity::{Identity, KeyCache, PeerId};
 
 use crate::config::TransportConfig;
 use crate::replay::{ReplayCache, Seen};
@@ -17,7 +17,12 @@ pub(crate) struct Authenticator {
     own_id: PeerId,
     window_ms: u64,
     replay: Mutex<ReplayCache>,
+    /// Decoded keys of recent senders (a greeting's verification cost).
+    keys: KeyCache,
 }
+
+/// Decoded sender keys kept (per server; bounded, see [`KeyCache`]).
+const KEY_CACHE_CAPACITY: usize = 1024;
 
 /// A signed HELLO that passed every check.
 #[derive(Debug)]
@@ -35,6 +40,7 @@ impl Authenticator {
             identity,
             window_ms: u64::try_from(config.timestamp_window().as_millis()).unwrap_or(u64::MAX),
             replay: Mutex::new(ReplayCache::new(config.replay_cache_capacity())),
+            keys: KeyCache::new(KEY_CACHE_CAPACITY),
         }
     }
 
@@ -62,7 +68,7 @@ impl Authenticator {
             );
             return Err((RejectReason::StaleTimestamp, detail));
         }
-        if let Err(error) = hello.verify_signature() {
+        if let Err(error) = hello.verify_signature_with(&self.keys) {
             return Err((RejectReason::BadSignature, error.to_string()));
         }
         let expires_ms = hello.ts_ms.saturating_add(self.window_ms);

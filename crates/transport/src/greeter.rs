@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tazcom_identity::{Identity, PeerId};
+use tazcom_identity::{Identity, KeyCache, PeerId};
 use tracing::warn;
 
 use crate::client::{bad_ack, exchange};
@@ -70,6 +70,18 @@ pub async fn send_signed_hello(
     listen_port: Option<u16>,
     config: &TransportConfig,
 ) -> Result<Greeting, TransportError> {
+    signed_hello(addr, identity, expected, listen_port, config, None).await
+}
+
+/// [`send_signed_hello`], verifying the ACK with `keys` when given.
+async fn signed_hello(
+    addr: SocketAddr,
+    identity: &Identity,
+    expected: &PeerId,
+    listen_port: Option<u16>,
+    config: &TransportConfig,
+    keys: Option<&KeyCache>,
+) -> Result<Greeting, TransportError> {
     let hello = SignedHello::sign(
         identity,
         *expected,
@@ -81,7 +93,7 @@ pub async fn send_signed_hello(
         .encode_line_within(config.max_line_bytes())
         .map_err(|source| TransportError::Encode { addr, source })?;
     let result = exchange(addr, line.as_bytes(), config, |reply| {
-        judge_reply(addr, reply, &hello)
+        judge_reply(addr, reply, &hello, keys)
     })
     .await;
     if let Err(TransportError::AckRejected { reason, .. }) = &result {
@@ -96,6 +108,7 @@ fn judge_reply(
     addr: SocketAddr,
     reply: &[u8],
     hello: &SignedHello,
+    keys: Option<&KeyCache>,
 ) -> Result<Option<PeerId>, TransportError> {
     if reply == ACK {
         return Ok(None);
@@ -104,11 +117,15 @@ fn judge_reply(
         Ok(ParsedLine::Message(Message::SignedAck(ack))) => ack,
         _ => return Err(bad_ack(addr, reply)),
     };
-    check_ack(&ack, hello).map_err(|reason| TransportError::AckRejected { addr, reason })?;
+    check_ack(&ack, hello, keys).map_err(|reason| TransportError::AckRejected { addr, reason })?;
     Ok(Some(ack.from))
 }
 
-fn check_ack(ack: &SignedAck, hello: &SignedHello) -> Result<(), AckRejection> {
+fn check_ack(
+    ack: &SignedAck,
+    hello: &SignedHello,
+    keys: Option<&KeyCache>,
+) -> Result<(), AckRejection> {
     if ack.nonce != hello.nonce {
         return Err(AckRejection::NonceMismatch);
     }
@@ -121,8 +138,11 @@ fn check_ack(ack: &SignedAck, hello: &SignedHello) -> Result<(), AckRejection> {
             found: ack.from,
         });
     }
-    ack.verify_signature()
-        .map_err(|_| AckRejection::BadSignature)
+    match keys {
+        Some(keys) => ack.verify_signature_with(keys),
+        None => ack.verify_signature(),
+    }
+    .map_err(|_| AckRejection::BadSignature)
 }
 
 /// Sends signed HELLOs for one identity and counts the outcomes
@@ -136,7 +156,7 @@ fn check_ack(ack: &SignedAck, hello: &SignedHello) -> Result<(), AckRejection> {
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use tazcom_identity::{Identity, PeerId};
+/// use tazcom_identity::{Identity, KeyCache, PeerId};
 /// use tazcom_transport::{Greeter, TransportConfig};
 ///
 /// # async fn run(peer: PeerId) -> Result<(), tazcom_transport::TransportError> {
@@ -153,7 +173,12 @@ pub struct Greeter {
     listen_port: Option<u16>,
     config: TransportConfig,
     counters: Arc<Counters>,
+    /// Decoded keys of the peers greeted recently (shared by clones).
+    keys: Arc<KeyCache>,
 }
+
+/// Decoded peer keys a greeter keeps (bounded, see [`KeyCache`]).
+const KEY_CACHE_CAPACITY: usize = 1024;
 
 impl Greeter {
     /// A greeter signing with `identity`, announcing `listen_port` (this
@@ -178,6 +203,7 @@ impl Greeter {
             listen_port,
             config,
             counters,
+            keys: Arc::new(KeyCache::new(KEY_CACHE_CAPACITY)),
         }
     }
 
@@ -196,12 +222,13 @@ impl Greeter {
         addr: SocketAddr,
         expected: &PeerId,
     ) -> Result<Greeting, TransportError> {
-        let result = send_signed_hello(
+        let result = signed_hello(
             addr,
             &self.identity,
             expected,
             self.listen_port,
             &self.config,
+            Some(&self.keys),
         )
         .await;
         match &result {
@@ -249,10 +276,10 @@ mod tests {
     #[test]
     fn a_plain_ack_is_unverified_and_a_good_signed_ack_verified() {
         let (client, server, hello) = setup();
-        assert_eq!(judge_reply(addr(), b"ACK", &hello).unwrap(), None);
+        assert_eq!(judge_reply(addr(), b"ACK", &hello, None).unwrap(), None);
         let ack = SignedAck::sign(&server, client.peer_id(), hello.nonce);
         assert_eq!(
-            judge_reply(addr(), &reply(&ack), &hello).unwrap(),
+            judge_reply(addr(), &reply(&ack), &hello, None).unwrap(),
             Some(server.peer_id())
         );
     }
@@ -261,7 +288,7 @@ mod tests {
     fn each_bad_ack_has_its_reason() {
         let (client, server, hello) = setup();
         let stranger = Identity::from_seed([3; 32]);
-        let rejection = |ack: SignedAck| match judge_reply(addr(), &reply(&ack), &hello) {
+        let rejection = |ack: SignedAck| match judge_reply(addr(), &reply(&ack), &hello, None) {
             Err(TransportError::AckRejected { reason, .. }) => reason,
             other => panic!("expected a rejection, got {other:?}"),
         };
@@ -288,7 +315,7 @@ mod tests {
         };
         assert_eq!(rejection(forged), AckRejection::BadSignature);
         assert!(matches!(
-            judge_reply(addr(), b"{\"type\":\"PING\"}", &hello),
+            judge_reply(addr(), b"{\"type\":\"PING\"}", &hello, None),
             Err(TransportError::BadAck { .. })
         ));
     }

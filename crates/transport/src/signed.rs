@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand_core::{OsRng, RngCore};
 use serde_json::{Map, Value};
-use tazcom_identity::{verify, Identity, IdentityError, PeerId, Signature};
+use tazcom_identity::{verify, Identity, IdentityError, KeyCache, PeerId, Signature};
 
 /// Domain separation prefix of a signed HELLO's signed bytes: the ASCII text
 /// `TAZCOM-HELLO-v1` and a zero byte (16 bytes). A HELLO signature can never
@@ -159,6 +159,15 @@ impl SignedHello {
         verify(&self.from, &self.signed_bytes(), &self.sig)
     }
 
+    /// As [`verify_signature`](Self::verify_signature), with `from`'s
+    /// decoded key taken from `keys`.
+    ///
+    /// # Errors
+    /// As [`verify_signature`](Self::verify_signature).
+    pub fn verify_signature_with(&self, keys: &KeyCache) -> Result<(), IdentityError> {
+        keys.verify(&self.from, &self.signed_bytes(), &self.sig)
+    }
+
     /// The listen port, or `None` when the sender announced port 0.
     pub fn listen_port(&self) -> Option<u16> {
         (self.port != 0).then_some(self.port)
@@ -252,6 +261,14 @@ impl SignedAck {
     /// As [`SignedHello::verify_signature`].
     pub fn verify_signature(&self) -> Result<(), IdentityError> {
         verify(&self.from, &self.signed_bytes(), &self.sig)
+    }
+
+    /// As [`SignedHello::verify_signature_with`].
+    ///
+    /// # Errors
+    /// As [`SignedHello::verify_signature`].
+    pub fn verify_signature_with(&self, keys: &KeyCache) -> Result<(), IdentityError> {
+        keys.verify(&self.from, &self.signed_bytes(), &self.sig)
     }
 
     pub(crate) fn encode(&self) -> String {
