@@ -26,8 +26,16 @@ pub fn verify(peer: &PeerId, msg: &[u8], sig: &Signature) -> Result<(), Identity
 
 /// Decoded verifying keys of recently seen peers, so that verifying another
 /// signature from the same peer skips decompressing its key (an Ed25519
-/// point decompression, about a sixth of a verification here; see
-/// `docs/performance.md`, "Greeting round trip").
+/// point decompression; see `docs/performance.md`, "Greeting round trip").
+///
+/// Its [`verify`](Self::verify) is RFC 8032 §5.1.7 verification (s must be
+/// canonical) with weak, small-order keys refused once, when a key is
+/// decoded. Unlike [`verify`](crate::verify) (`verify_strict`), it does not
+/// decompress the signature's R to refuse a small-order R, which saves a
+/// point decompression per check. Such an R does not let anyone but the key
+/// holder make a valid signature. It only allows more than one valid
+/// signature for a message, which a protocol that, like the greeting,
+/// identifies messages by nonce and not by signature bytes, can ignore.
 ///
 /// Bounded: it holds at most `capacity` keys and starts over when full, so a
 /// flood of new peer ids costs memory for at most `capacity` entries.
@@ -46,13 +54,18 @@ impl KeyCache {
         }
     }
 
-    /// As [`verify`], with `peer`'s decoded key taken from the cache.
+    /// Checks that `sig` is `peer`'s signature of `msg`, with `peer`'s
+    /// decoded key taken from the cache (see the type docs for how this
+    /// differs from [`verify`]).
     ///
     /// # Errors
-    /// As [`verify`].
+    /// [`IdentityError::InvalidPeerId`] when `peer` is not a valid Ed25519
+    /// key or is a weak (small-order) one; [`IdentityError::BadSignature`]
+    /// when the signature does not verify.
     pub fn verify(&self, peer: &PeerId, msg: &[u8], sig: &Signature) -> Result<(), IdentityError> {
+        use ed25519_dalek::Verifier;
         self.key(peer)?
-            .verify_strict(msg, sig)
+            .verify(msg, sig)
             .map_err(|_| IdentityError::BadSignature {
                 peer: peer.to_string(),
             })
@@ -69,6 +82,12 @@ impl KeyCache {
         }
         // Decoded outside the lock: it is the slow part.
         let key = peer.verifying_key()?;
+        if key.is_weak() {
+            return Err(crate::error::PeerIdError::InvalidKey {
+                peer: peer.to_string(),
+            }
+            .into());
+        }
         let mut keys = lock();
         if keys.len() >= self.capacity {
             keys.clear();

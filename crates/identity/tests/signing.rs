@@ -116,4 +116,12 @@ fn key_cache_verifies_like_verify_and_stays_bounded() {
     let not_a_point = tazcom_identity::PeerId::from_bytes([0xff; 32]);
     let sig = signers[0].sign(b"x");
     assert!(cache.verify(&not_a_point, b"x", &sig).is_err());
+    // The identity point (a weak, small-order key) is refused when decoded.
+    let mut identity_point = [0u8; 32];
+    identity_point[0] = 1;
+    let weak = tazcom_identity::PeerId::from_bytes(identity_point);
+    assert!(matches!(
+        cache.verify(&weak, b"x", &sig),
+        Err(IdentityError::InvalidPeerId(PeerIdError::InvalidKey { .. }))
+    ));
 }
