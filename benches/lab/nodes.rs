@@ -1,0 +1,232 @@
+//! The `node` example processes of one run, one per lab host, and the events
+//! they print (`--json`: one object per line with `event`, `peer`, `t_ms`).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::net::Net;
+use crate::{stop_requested, LabError};
+
+/// How long a SIGTERMed node may take to exit before it is SIGKILLed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// One event line: which node printed it, its kind, its peer, its `t_ms`
+/// (unix ms, the node's clock, which is this machine's clock).
+struct Event {
+    node: usize,
+    kind: String,
+    peer: Option<String>,
+    t_ms: u64,
+}
+
+/// Node processes of one run; SIGKILLed and reaped when dropped.
+pub struct Nodes {
+    bin: PathBuf,
+    key_dir: PathBuf,
+    service_type: String,
+    children: Vec<Option<Child>>,
+    /// Peer id of each node, from its `ready` event.
+    ids: Vec<Option<String>>,
+    /// Every time node `i` reported `kind` about `peer`, in arrival order.
+    seen: HashMap<(usize, String, String), Vec<u64>>,
+    tx: mpsc::Sender<Event>,
+    rx: mpsc::Receiver<Event>,
+}
+
+impl Nodes {
+    /// No process yet; `service_type` should be unique to the run so that
+    /// nothing left from an earlier run is ever seen.
+    pub fn new(bin: &Path, key_dir: &Path, service_type: String) -> Self {
+        let (tx, rx) = mpsc::channel();
+        Self {
+            bin: bin.to_owned(),
+            key_dir: key_dir.to_owned(),
+            service_type,
+            children: Vec::new(),
+            ids: Vec::new(),
+            seen: HashMap::new(),
+            tx,
+            rx,
+        }
+    }
+
+    /// Starts the next node (index = number started so far) on host
+    /// `net.host(index)`; its stdout is read by a thread of its own.
+    pub fn spawn(&mut self, net: &Net) -> Result<usize, LabError> {
+        let i = self.children.len();
+        let key = self.key_dir.join(format!("h{}.key", i + 1));
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", net.host(i)])
+            .arg(&self.bin)
+            .args(["--json", "--interface", "eth0", "--service-type"])
+            .arg(&self.service_type)
+            .arg("--key")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| LabError::Failed(format!("cannot start node {i}: {e}")))?;
+        let stdout = child.stdout.take();
+        self.children.push(Some(child));
+        self.ids.push(None);
+        if let Some(stdout) = stdout {
+            let tx = self.tx.clone();
+            std::thread::spawn(move || read_events(i, stdout, &tx));
+        }
+        Ok(i)
+    }
+
+    /// Sends SIGTERM (graceful: the node says goodbye) to node `i`.
+    pub fn terminate(&mut self, i: usize) -> Result<(), LabError> {
+        let Some(child) = self.children.get(i).and_then(Option::as_ref) else {
+            return Err(LabError::Failed(format!("node {i} is not running")));
+        };
+        let status = Command::new("kill")
+            .args(["-s", "TERM", &child.id().to_string()])
+            .status()
+            .map_err(|e| LabError::Failed(format!("cannot run kill: {e}")))?;
+        if !status.success() {
+            return Err(LabError::Failed(format!("kill -TERM node {i} failed")));
+        }
+        Ok(())
+    }
+
+    /// Sends SIGKILL (a crash: no goodbye) to node `i` and reaps it.
+    pub fn crash(&mut self, i: usize) -> Result<(), LabError> {
+        let Some(mut child) = self.children.get_mut(i).and_then(Option::take) else {
+            return Err(LabError::Failed(format!("node {i} is not running")));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        Ok(())
+    }
+
+    /// Stops every node: SIGTERM, then SIGKILL after [`STOP_GRACE`].
+    pub fn stop_all(&mut self) {
+        for i in 0..self.children.len() {
+            let _ = self.terminate(i);
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        for slot in &mut self.children {
+            let Some(mut child) = slot.take() else {
+                continue;
+            };
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Latest time at which every ordered pair (a, b) in `pairs` has both
+    /// `discovered` and `hello_acked` (first occurrence of each), if all have.
+    pub fn pairs_done(&self, pairs: &[(usize, usize)]) -> Option<u64> {
+        let mut latest = 0;
+        for &(a, b) in pairs {
+            for kind in ["discovered", "hello_acked"] {
+                latest = latest.max(self.first(a, kind, b, 0)?);
+            }
+        }
+        Some(latest)
+    }
+
+    /// Latest time at which each of `others` reported `removed` for `gone`
+    /// at or after `since_ms`, if all have.
+    pub fn removed_done(&self, gone: usize, others: &[usize], since_ms: u64) -> Option<u64> {
+        let mut latest = 0;
+        for &a in others {
+            latest = latest.max(self.first(a, "removed", gone, since_ms)?);
+        }
+        Some(latest)
+    }
+
+    /// First time at or after `since_ms` node `a` reported `kind` about node `b`.
+    fn first(&self, a: usize, kind: &str, b: usize, since_ms: u64) -> Option<u64> {
+        let peer = self.ids.get(b)?.clone()?;
+        let times = self.seen.get(&(a, kind.to_owned(), peer))?;
+        times.iter().copied().find(|&t| t >= since_ms)
+    }
+
+    /// Reads events until `done` returns a time (`Ok(Some)`), the deadline
+    /// passes (`Ok(None)`) or a stop is requested (`Err(Interrupted)`).
+    pub fn wait_for(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&Self) -> Option<u64>,
+    ) -> Result<Option<u64>, LabError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(t) = done(self) {
+                return Ok(Some(t));
+            }
+            if stop_requested() {
+                return Err(LabError::Interrupted);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            match self.rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(event) => self.record(event),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+            }
+            while let Ok(event) = self.rx.try_recv() {
+                self.record(event);
+            }
+        }
+    }
+
+    fn record(&mut self, event: Event) {
+        let Some(peer) = event.peer else { return };
+        if event.kind == "ready" {
+            if let Some(id) = self.ids.get_mut(event.node) {
+                *id = Some(peer);
+            }
+            return;
+        }
+        self.seen
+            .entry((event.node, event.kind, peer))
+            .or_default()
+            .push(event.t_ms);
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for mut child in self.children.iter_mut().filter_map(Option::take) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Forwards node `node`'s JSON lines until its stdout closes; lines that are
+/// not event objects are skipped.
+fn read_events(node: usize, stdout: impl std::io::Read, tx: &mpsc::Sender<Event>) {
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let (Some(kind), Some(t_ms)) = (v["event"].as_str(), v["t_ms"].as_u64()) else {
+            continue;
+        };
+        let event = Event {
+            node,
+            kind: kind.to_owned(),
+            peer: v["peer"].as_str().map(str::to_owned),
+            t_ms,
+        };
+        if tx.send(event).is_err() {
+            break;
+        }
+    }
+}

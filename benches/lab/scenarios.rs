@@ -1,0 +1,156 @@
+//! The four measured scenarios. Each run starts fresh node processes with a
+//! service type of its own and stops them all at the end.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::net::Net;
+use crate::nodes::Nodes;
+use crate::{unix_ms, LabError};
+
+/// Bound on convergence and on the burst, join and leave measurements.
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on the crash measurement: removal waits for the 120 s SRV TTL.
+const CRASH_TIMEOUT: Duration = Duration::from_secs(150);
+
+/// What one run measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// N nodes started back to back; from the last spawn until all N(N−1)
+    /// directed pairs have `discovered` and `hello_acked`.
+    Burst,
+    /// N−1 converged, one more starts; until all pairs with it are done.
+    Join,
+    /// One of N converged nodes gets SIGTERM; until every other node
+    /// reports `removed` for it.
+    Leave,
+    /// As `Leave`, with SIGKILL (no goodbye).
+    Crash,
+}
+
+impl Scenario {
+    /// Parses `burst`, `join`, `leave` or `crash`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "burst" => Ok(Self::Burst),
+            "join" => Ok(Self::Join),
+            "leave" => Ok(Self::Leave),
+            "crash" => Ok(Self::Crash),
+            other => Err(format!(
+                "unknown scenario {other:?} (burst, join, leave, crash)"
+            )),
+        }
+    }
+
+    /// The name used in flags and in the CSV.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Burst => "burst",
+            Self::Join => "join",
+            Self::Leave => "leave",
+            Self::Crash => "crash",
+        }
+    }
+}
+
+/// The result of one run: milliseconds measured (until the timeout when
+/// `ok` is false).
+pub struct Outcome {
+    pub ms: u64,
+    pub ok: bool,
+}
+
+/// Runs `scenario` once with `n` nodes on `net`.
+pub fn run_once(
+    scenario: Scenario,
+    net: &Net,
+    n: usize,
+    bin: &Path,
+    key_dir: &Path,
+    service_type: String,
+) -> Result<Outcome, LabError> {
+    let mut nodes = Nodes::new(bin, key_dir, service_type);
+    let outcome = match scenario {
+        Scenario::Burst => burst(&mut nodes, net, n),
+        Scenario::Join => join(&mut nodes, net, n),
+        Scenario::Leave | Scenario::Crash => departure(&mut nodes, net, n, scenario),
+    };
+    nodes.stop_all();
+    outcome
+}
+
+fn burst(nodes: &mut Nodes, net: &Net, n: usize) -> Result<Outcome, LabError> {
+    for _ in 0..n {
+        nodes.spawn(net)?;
+    }
+    let t0 = unix_ms();
+    let pairs = all_pairs(0..n);
+    let done = nodes.wait_for(TIMEOUT, |s| s.pairs_done(&pairs))?;
+    Ok(outcome(t0, done, TIMEOUT))
+}
+
+fn join(nodes: &mut Nodes, net: &Net, n: usize) -> Result<Outcome, LabError> {
+    converge(nodes, net, n - 1)?;
+    let new = nodes.spawn(net)?;
+    let t0 = unix_ms();
+    let pairs: Vec<_> = (0..new).flat_map(|i| [(i, new), (new, i)]).collect();
+    let done = nodes.wait_for(TIMEOUT, |s| s.pairs_done(&pairs))?;
+    Ok(outcome(t0, done, TIMEOUT))
+}
+
+fn departure(
+    nodes: &mut Nodes,
+    net: &Net,
+    n: usize,
+    scenario: Scenario,
+) -> Result<Outcome, LabError> {
+    converge(nodes, net, n)?;
+    let gone = n - 1;
+    let others: Vec<usize> = (0..gone).collect();
+    let t0 = unix_ms();
+    let timeout = if scenario == Scenario::Crash {
+        nodes.crash(gone)?;
+        CRASH_TIMEOUT
+    } else {
+        nodes.terminate(gone)?;
+        TIMEOUT
+    };
+    let done = nodes.wait_for(timeout, |s| s.removed_done(gone, &others, t0))?;
+    Ok(outcome(t0, done, timeout))
+}
+
+/// Starts `count` nodes and waits until every pair has greeted; a run whose
+/// set-up does not converge is an error for that run.
+fn converge(nodes: &mut Nodes, net: &Net, count: usize) -> Result<(), LabError> {
+    for _ in 0..count {
+        nodes.spawn(net)?;
+    }
+    let pairs = all_pairs(0..count);
+    match nodes.wait_for(TIMEOUT, |s| s.pairs_done(&pairs))? {
+        Some(_) => Ok(()),
+        None => Err(LabError::Failed(format!(
+            "{count} nodes did not converge within {} s",
+            TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+fn all_pairs(range: std::ops::Range<usize>) -> Vec<(usize, usize)> {
+    let r2 = range.clone();
+    range
+        .flat_map(|a| r2.clone().filter(move |&b| b != a).map(move |b| (a, b)))
+        .collect()
+}
+
+fn outcome(t0: u64, done: Option<u64>, timeout: Duration) -> Outcome {
+    match done {
+        Some(t) => Outcome {
+            ms: t.saturating_sub(t0),
+            ok: true,
+        },
+        None => Outcome {
+            ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            ok: false,
+        },
+    }
+}
