@@ -116,21 +116,28 @@ impl TransportStats {
     /// Sum of all `rejected_*` counters: connections closed without `ACK`
     /// because of the peer's input or a per-source limit.
     pub fn rejected_total(&self) -> u64 {
-        self.rejected_too_large
-            + self.rejected_eof_mid_line
-            + self.rejected_read_timeout
-            + self.rejected_bad_utf8
-            + self.rejected_not_json
-            + self.rejected_not_object
-            + self.rejected_missing_type
-            + self.rejected_invalid_message
-            + self.rejected_truncated_fields
-            + self.rejected_bad_signature
-            + self.rejected_wrong_addressee
-            + self.rejected_stale_timestamp
-            + self.rejected_replayed_nonce
-            + self.rejected_per_source_limit
-            + self.rejected_rate_limited
+        RejectReason::ALL.iter().map(|r| self.rejected(*r)).sum()
+    }
+
+    /// The counter of one rejection reason (its `rejected_*` field).
+    pub fn rejected(&self, reason: RejectReason) -> u64 {
+        match reason {
+            RejectReason::TooLarge => self.rejected_too_large,
+            RejectReason::EofMidLine => self.rejected_eof_mid_line,
+            RejectReason::ReadTimeout => self.rejected_read_timeout,
+            RejectReason::BadUtf8 => self.rejected_bad_utf8,
+            RejectReason::NotJson => self.rejected_not_json,
+            RejectReason::NotObject => self.rejected_not_object,
+            RejectReason::MissingType => self.rejected_missing_type,
+            RejectReason::InvalidMessage => self.rejected_invalid_message,
+            RejectReason::TruncatedFields => self.rejected_truncated_fields,
+            RejectReason::BadSignature => self.rejected_bad_signature,
+            RejectReason::WrongAddressee => self.rejected_wrong_addressee,
+            RejectReason::StaleTimestamp => self.rejected_stale_timestamp,
+            RejectReason::ReplayedNonce => self.rejected_replayed_nonce,
+            RejectReason::PerSourceLimit => self.rejected_per_source_limit,
+            RejectReason::RateLimited => self.rejected_rate_limited,
+        }
     }
 
     /// Sum of all `acks_rejected_*` counters: replies to signed HELLOs this
@@ -191,6 +198,25 @@ pub enum RejectReason {
 const REJECT_REASONS: usize = 15;
 
 impl RejectReason {
+    /// Every reason, in the order of the `rejected_*` counters.
+    pub const ALL: [RejectReason; REJECT_REASONS] = [
+        RejectReason::TooLarge,
+        RejectReason::EofMidLine,
+        RejectReason::ReadTimeout,
+        RejectReason::BadUtf8,
+        RejectReason::NotJson,
+        RejectReason::NotObject,
+        RejectReason::MissingType,
+        RejectReason::InvalidMessage,
+        RejectReason::TruncatedFields,
+        RejectReason::BadSignature,
+        RejectReason::WrongAddressee,
+        RejectReason::StaleTimestamp,
+        RejectReason::ReplayedNonce,
+        RejectReason::PerSourceLimit,
+        RejectReason::RateLimited,
+    ];
+
     /// The reason's snake_case name, as displayed, e.g. `read_timeout`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -379,23 +405,7 @@ mod tests {
             }
         }
         let s = counters.snapshot();
-        let got = [
-            s.rejected_too_large,
-            s.rejected_eof_mid_line,
-            s.rejected_read_timeout,
-            s.rejected_bad_utf8,
-            s.rejected_not_json,
-            s.rejected_not_object,
-            s.rejected_missing_type,
-            s.rejected_invalid_message,
-            s.rejected_truncated_fields,
-            s.rejected_bad_signature,
-            s.rejected_wrong_addressee,
-            s.rejected_stale_timestamp,
-            s.rejected_replayed_nonce,
-            s.rejected_per_source_limit,
-            s.rejected_rate_limited,
-        ];
+        let got = RejectReason::ALL.map(|r| s.rejected(r));
         assert_eq!(got, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
         assert_eq!(s.rejected_total(), 120);
     }

@@ -12,7 +12,7 @@ use common::{hello_line, loopback, raw_exchange, stats_when, TEST_DEADLINE};
 use tazcom_identity::{Identity, PeerId};
 use tazcom_transport::{
     send_signed_hello, AckRejection, FrameReader, Greeter, InboundEvent, Listener, Message, Nonce,
-    Server, SignedAck, SignedHello, TransportConfig, TransportError, TransportStats,
+    RejectReason, Server, SignedAck, SignedHello, TransportConfig, TransportError, TransportStats,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -47,22 +47,8 @@ async fn answer(server: &Server, line: &str) -> Vec<u8> {
 }
 
 /// Only the rejection counters, to compare one reason against all others.
-fn rejections(s: &TransportStats) -> [u64; 13] {
-    [
-        s.rejected_too_large,
-        s.rejected_eof_mid_line,
-        s.rejected_read_timeout,
-        s.rejected_bad_utf8,
-        s.rejected_not_json,
-        s.rejected_not_object,
-        s.rejected_missing_type,
-        s.rejected_invalid_message,
-        s.rejected_truncated_fields,
-        s.rejected_bad_signature,
-        s.rejected_wrong_addressee,
-        s.rejected_stale_timestamp,
-        s.rejected_replayed_nonce,
-    ]
+fn rejections(s: &TransportStats) -> [u64; RejectReason::ALL.len()] {
+    RejectReason::ALL.map(|r| s.rejected(r))
 }
 
 /// Drains the events of a stopped server: panics on a HELLO, returns how
