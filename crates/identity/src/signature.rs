@@ -30,7 +30,7 @@ pub fn verify(peer: &PeerId, msg: &[u8], sig: &Signature) -> Result<(), Identity
 ///
 /// Its [`verify`](Self::verify) is RFC 8032 §5.1.7 verification (s must be
 /// canonical) with weak, small-order keys refused once, when a key is
-/// decoded. Unlike [`verify`](crate::verify) (`verify_strict`), it does not
+/// decoded. Unlike [`verify`] (`verify_strict`), it does not
 /// decompress the signature's R to refuse a small-order R, which saves a
 /// point decompression per check. Such an R does not let anyone but the key
 /// holder make a valid signature. It only allows more than one valid
