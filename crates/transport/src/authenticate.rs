@@ -1,16 +1,63 @@
-//! Server side of the authenticated greeting: the checks a signed HELLO must
-//! pass before it is answered with a signed ACK (`docs/wire.md` §3.6).
+//! Server side of the signed requests: the checks a signed HELLO
+//! (`docs/wire.md` §3.6), PING or BYE (§3.7) must pass before it is
+//! answered with a signed ACK over its nonce.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tazcom_identity::{Identity, KeyCache, PeerId};
+use tazcom_identity::{Identity, IdentityError, KeyCache, PeerId};
 
 use crate::config::TransportConfig;
+use crate::liveness::{SignedBye, SignedPing};
 use crate::replay::{ReplayCache, Seen};
-use crate::signed::{SignedAck, SignedHello};
+use crate::signed::{Nonce, SignedAck, SignedHello};
 use crate::stats::RejectReason;
 
-/// The server's identity and replay cache.
+/// What the checks need from a signed request: the fields every one of them
+/// carries, and its own signature check (each type signs its own layout).
+pub(crate) trait SignedRequest {
+    /// The wire `type`, for logs and rejection details.
+    const WIRE_TYPE: &'static str;
+    /// The signer, who gets the ACK.
+    fn sender(&self) -> PeerId;
+    /// The peer id the request is meant for.
+    fn addressee(&self) -> PeerId;
+    fn nonce(&self) -> Nonce;
+    /// The sender's clock at signing, unix ms.
+    fn ts_ms(&self) -> u64;
+    /// # Errors
+    /// As [`SignedHello::verify_signature_with`].
+    fn verify_with(&self, keys: &KeyCache) -> Result<(), IdentityError>;
+}
+
+/// Implements [`SignedRequest`] for a type with public `from`, `to`,
+/// `nonce`, `ts_ms` fields and a `verify_signature_with` method.
+macro_rules! signed_request {
+    ($($request:ty => $wire_type:literal),+) => {$(
+        impl SignedRequest for $request {
+            const WIRE_TYPE: &'static str = $wire_type;
+            fn sender(&self) -> PeerId {
+                self.from
+            }
+            fn addressee(&self) -> PeerId {
+                self.to
+            }
+            fn nonce(&self) -> Nonce {
+                self.nonce
+            }
+            fn ts_ms(&self) -> u64 {
+                self.ts_ms
+            }
+            fn verify_with(&self, keys: &KeyCache) -> Result<(), IdentityError> {
+                self.verify_signature_with(keys)
+            }
+        }
+    )+};
+}
+
+signed_request!(SignedHello => "HELLO", SignedPing => "PING", SignedBye => "BYE");
+
+/// The server's identity and replay cache (one cache for all signed
+/// requests: a (sender, nonce) pair is accepted once, whatever the type).
 #[derive(Debug)]
 pub(crate) struct Authenticator {
     identity: Arc<Identity>,
@@ -24,7 +71,7 @@ pub(crate) struct Authenticator {
 /// Decoded sender keys kept (per server; bounded, see [`KeyCache`]).
 const KEY_CACHE_CAPACITY: usize = 1024;
 
-/// A signed HELLO that passed every check.
+/// A signed request that passed every check.
 #[derive(Debug)]
 pub(crate) struct Admitted {
     /// The signed ACK line to send back (newline included).
@@ -50,44 +97,47 @@ impl Authenticator {
 
     /// Runs the checks in order, cheapest first: addressee, timestamp,
     /// signature, replay. The nonce is recorded only once the signature
-    /// holds, so forged HELLOs cannot fill the cache.
+    /// holds, so forged requests cannot fill the cache.
     pub(crate) fn check(
         &self,
-        hello: &SignedHello,
+        request: &impl SignedRequest,
         now_ms: u64,
     ) -> Result<Admitted, (RejectReason, String)> {
-        if hello.to != self.own_id {
-            let detail = format!("addressed to {}, this node is {}", hello.to, self.own_id);
+        let (from, to, nonce, ts_ms) = (
+            request.sender(),
+            request.addressee(),
+            request.nonce(),
+            request.ts_ms(),
+        );
+        if to != self.own_id {
+            let detail = format!("addressed to {to}, this node is {}", self.own_id);
             return Err((RejectReason::WrongAddressee, detail));
         }
-        let skew_ms = now_ms.abs_diff(hello.ts_ms);
+        let skew_ms = now_ms.abs_diff(ts_ms);
         if skew_ms > self.window_ms {
             let detail = format!(
-                "ts {} is {skew_ms} ms from this node's clock ({now_ms}); the window is ±{} ms",
-                hello.ts_ms, self.window_ms
+                "ts {ts_ms} is {skew_ms} ms from this node's clock ({now_ms}); the window is ±{} ms",
+                self.window_ms
             );
             return Err((RejectReason::StaleTimestamp, detail));
         }
-        if let Err(error) = hello.verify_signature_with(&self.keys) {
+        if let Err(error) = request.verify_with(&self.keys) {
             return Err((RejectReason::BadSignature, error.to_string()));
         }
-        let expires_ms = hello.ts_ms.saturating_add(self.window_ms);
+        let expires_ms = ts_ms.saturating_add(self.window_ms);
         let seen = self
             .replay
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(hello.from, hello.nonce, expires_ms, now_ms);
+            .insert(from, nonce, expires_ms, now_ms);
         let evicted = match seen {
             Seen::Replayed => {
-                let detail = format!(
-                    "nonce {} from {} was already accepted",
-                    hello.nonce, hello.from
-                );
+                let detail = format!("nonce {nonce} from {from} was already accepted");
                 return Err((RejectReason::ReplayedNonce, detail));
             }
             Seen::Fresh { evicted } => evicted,
         };
-        let ack = SignedAck::sign(&self.identity, hello.from, hello.nonce);
+        let ack = SignedAck::sign(&self.identity, from, nonce);
         let mut reply = ack.encode();
         reply.push('\n');
         Ok(Admitted { reply, evicted })
@@ -97,7 +147,6 @@ impl Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signed::Nonce;
     use std::time::Duration;
 
     const NOW: u64 = 1_700_000_000_000;
@@ -170,6 +219,82 @@ mod tests {
         assert_eq!(reason(auth.check(&once, NOW)), None);
         assert_eq!(
             reason(auth.check(&once, NOW + 1)),
+            Some(RejectReason::ReplayedNonce)
+        );
+    }
+
+    #[test]
+    fn pings_and_byes_pass_the_same_checks() {
+        let (auth, server_id) = server();
+        let client = Identity::from_seed([2; 32]);
+        let other = Identity::from_seed([3; 32]).peer_id();
+        let to = server_id.peer_id();
+        let ping = |to, ts| SignedPing::sign(&client, to, Nonce::random(), ts, 1);
+        let bye = |to, ts| SignedBye::sign(&client, to, Nonce::random(), ts);
+
+        assert_eq!(
+            reason(auth.check(&ping(other, NOW), NOW)),
+            Some(RejectReason::WrongAddressee)
+        );
+        assert_eq!(
+            reason(auth.check(&bye(other, NOW), NOW)),
+            Some(RejectReason::WrongAddressee)
+        );
+        assert_eq!(
+            reason(auth.check(&ping(to, NOW - 30_001), NOW)),
+            Some(RejectReason::StaleTimestamp)
+        );
+        assert_eq!(
+            reason(auth.check(&bye(to, NOW + 30_001), NOW)),
+            Some(RejectReason::StaleTimestamp)
+        );
+        let forged_ping = SignedPing {
+            port: 2,
+            ..ping(to, NOW)
+        };
+        assert_eq!(
+            reason(auth.check(&forged_ping, NOW)),
+            Some(RejectReason::BadSignature)
+        );
+        let forged_bye = SignedBye {
+            ts_ms: NOW + 1,
+            ..bye(to, NOW)
+        };
+        assert_eq!(
+            reason(auth.check(&forged_bye, NOW)),
+            Some(RejectReason::BadSignature)
+        );
+        let (once_ping, once_bye) = (ping(to, NOW), bye(to, NOW));
+        assert_eq!(reason(auth.check(&once_ping, NOW)), None);
+        assert_eq!(reason(auth.check(&once_bye, NOW)), None);
+        assert_eq!(
+            reason(auth.check(&once_ping, NOW)),
+            Some(RejectReason::ReplayedNonce)
+        );
+        assert_eq!(
+            reason(auth.check(&once_bye, NOW)),
+            Some(RejectReason::ReplayedNonce)
+        );
+    }
+
+    #[test]
+    fn a_ping_or_bye_is_acked_with_its_nonce_and_shares_the_replay_cache() {
+        let (auth, server_id) = server();
+        let client = Identity::from_seed([2; 32]);
+        let nonce = Nonce::random();
+        let ping = SignedPing::sign(&client, server_id.peer_id(), nonce, NOW, 1);
+        let admitted = auth.check(&ping, NOW).unwrap();
+        let expected = SignedAck::sign(&server_id, client.peer_id(), nonce);
+        assert_eq!(
+            crate::ParsedLine::parse(admitted.reply.trim_end()),
+            Ok(crate::ParsedLine::Message(crate::Message::SignedAck(
+                expected
+            )))
+        );
+        // One (sender, nonce) pair is accepted once, whatever the type.
+        let bye = SignedBye::sign(&client, server_id.peer_id(), nonce, NOW);
+        assert_eq!(
+            reason(auth.check(&bye, NOW)),
             Some(RejectReason::ReplayedNonce)
         );
     }

@@ -40,13 +40,13 @@ pub const MAX_MAX_CONNECTIONS: usize = 65_536;
 /// Default maximum number of connections served at once from one source IP
 /// address: 16. Further connections from it are closed at once, unanswered.
 pub const DEFAULT_MAX_CONNECTIONS_PER_SOURCE: usize = 16;
-/// Default number of HELLOs one source IP address may send in a burst: 20
-/// (the token bucket's capacity).
+/// Default number of HELLOs, PINGs and BYEs (together) one source IP address
+/// may send in a burst: 20 (the token bucket's capacity).
 pub const DEFAULT_HELLO_RATE_BURST: usize = 20;
-/// Default sustained HELLO rate per source IP address: 10 per second (the
-/// token bucket's refill rate).
+/// Default sustained rate of HELLOs, PINGs and BYEs (together) per source IP
+/// address: 10 per second (the token bucket's refill rate).
 pub const DEFAULT_HELLO_RATE_PER_SEC: usize = 10;
-/// Default number of source IP addresses whose HELLO rate is tracked: 4096
+/// Default number of source IP addresses whose request rate is tracked: 4096
 /// (about 50 bytes each).
 pub const DEFAULT_RATE_LIMIT_SOURCES: usize = 4096;
 /// Largest accepted `hello_rate_burst`, `hello_rate_per_sec` and
@@ -68,11 +68,11 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// | `ack_timeout` | 5000 ms | client |
 /// | `shutdown_grace` | 2000 ms | server shutdown |
 /// | `max_connections` | 256 | server |
-/// | `timestamp_window` | ±30 000 ms | server (signed HELLO) |
-/// | `replay_cache_capacity` | 4096 entries | server (signed HELLO) |
+/// | `timestamp_window` | ±30 000 ms | server (signed HELLO, PING, BYE) |
+/// | `replay_cache_capacity` | 4096 entries | server (signed HELLO, PING, BYE) |
 /// | `max_connections_per_source` | 16 | server |
-/// | `hello_rate_burst` | 20 HELLOs | server, per source IP |
-/// | `hello_rate_per_sec` | 10 HELLOs/s | server, per source IP |
+/// | `hello_rate_burst` | 20 HELLOs, PINGs and BYEs | server, per source IP |
+/// | `hello_rate_per_sec` | 10 HELLOs, PINGs and BYEs per s | server, per source IP |
 /// | `rate_limit_sources` | 4096 source IPs | server |
 ///
 /// ```
@@ -258,17 +258,18 @@ impl TransportConfig {
         self.max_connections
     }
 
-    /// Server with an identity: a signed HELLO is accepted only if its `ts`
-    /// is within ± this of the server's clock; a (sender, nonce) pair is
-    /// remembered until its `ts` leaves the window (`docs/wire.md` §3.6).
+    /// Server with an identity: a signed HELLO, PING or BYE is accepted only
+    /// if its `ts` is within ± this of the server's clock; a (sender, nonce)
+    /// pair is remembered until its `ts` leaves the window (`docs/wire.md`
+    /// §3.6, §3.7).
     /// Peers' clocks must agree to within this.
     pub fn timestamp_window(&self) -> Duration {
         self.timestamp_window
     }
 
     /// Server with an identity: the most (sender, nonce) pairs remembered
-    /// to detect replayed signed HELLOs; when full, the entry with the
-    /// oldest timestamp is evicted (and counted).
+    /// to detect replayed signed HELLOs, PINGs and BYEs; when full, the
+    /// entry with the oldest timestamp is evicted (and counted).
     pub fn replay_cache_capacity(&self) -> usize {
         self.replay_cache_capacity
     }
@@ -281,21 +282,22 @@ impl TransportConfig {
         self.max_connections_per_source
     }
 
-    /// Server: the most HELLOs (legacy or signed) one source IP address may
-    /// send back to back; the capacity of its token bucket.
+    /// Server: the most HELLOs (legacy or signed), PINGs and BYEs, together,
+    /// one source IP address may send back to back; the capacity of its
+    /// token bucket (one bucket for all three).
     pub fn hello_rate_burst(&self) -> usize {
         self.hello_rate_burst
     }
 
-    /// Server: HELLOs per second one source IP address may send in the long
-    /// run; the refill rate of its token bucket. A HELLO finding the bucket
-    /// empty is rejected without reply (`rejected_rate_limited`), before its
-    /// signature is checked.
+    /// Server: HELLOs, PINGs and BYEs (together) per second one source IP
+    /// address may send in the long run; the refill rate of its token
+    /// bucket. A request finding the bucket empty is rejected without reply
+    /// (`rejected_rate_limited`), before its signature is checked.
     pub fn hello_rate_per_sec(&self) -> usize {
         self.hello_rate_per_sec
     }
 
-    /// Server: the most source IP addresses whose HELLO rate is tracked at
+    /// Server: the most source IP addresses whose request rate is tracked at
     /// once. Entries whose bucket has refilled are forgotten first; when all
     /// are busy, the least recently seen source is forgotten (counted in
     /// `rate_limit_evictions`) and starts again with a full bucket.

@@ -1,6 +1,6 @@
 //! One accepted connection: read lines, answer each with `ACK` (or a signed
-//! ACK) in order, or close without a reply on the first bad line
-//! (`docs/transport.md`).
+//! ACK to a verified signed HELLO, PING or BYE) in order, or close without a
+//! reply on the first bad line (`docs/transport.md`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,12 +14,13 @@ use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::authenticate::Authenticator;
+use crate::authenticate::{Authenticator, SignedRequest};
 use crate::codec::FrameReader;
 use crate::config::TransportConfig;
 use crate::error::FrameError;
 use crate::event::InboundEvent;
 use crate::limits::HelloRateLimiter;
+use crate::liveness::{SignedBye, SignedPing};
 use crate::message::{Message, ParsedLine, ACK_LINE};
 use crate::signed::{unix_ms_now, SignedHello};
 use crate::stats::{Counters, RejectReason};
@@ -31,10 +32,12 @@ pub(crate) struct ConnectionContext {
     pub(crate) counters: Arc<Counters>,
     pub(crate) events: mpsc::Sender<InboundEvent>,
     pub(crate) shutdown: CancellationToken,
-    /// The server's identity: without one, signed HELLOs are not checked and
-    /// get a plain `ACK` (reported unverified).
+    /// The server's identity: without one, signed requests are not checked
+    /// and get a plain `ACK` (HELLOs reported unverified, PINGs and BYEs not
+    /// reported).
     pub(crate) auth: Option<Authenticator>,
-    /// Per-source HELLO rate, checked before any signature work.
+    /// Per-source rate of HELLOs, PINGs and BYEs (one bucket for all
+    /// three), checked before any signature work.
     pub(crate) rate_limiter: HelloRateLimiter,
 }
 
@@ -154,21 +157,18 @@ async fn read_step<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>, deadline: 
     }
 }
 
-/// Checks and counts the line, reports a HELLO to the node (awaiting
-/// channel capacity), and says what to answer; `Err` rejects the line.
+/// Checks and counts the line, reports a HELLO, PING or BYE to the node
+/// (awaiting channel capacity), and says what to answer; `Err` rejects the
+/// line.
 async fn handle_line(
     parsed: ParsedLine,
     remote: SocketAddr,
     ctx: &ConnectionContext,
 ) -> Result<Reply, (RejectReason, String)> {
     match parsed {
-        ParsedLine::Message(Message::Hello { .. } | Message::SignedHello(_))
-            if !within_rate(remote, ctx) =>
-        {
-            Err((
-                RejectReason::RateLimited,
-                "HELLO rate of this source exceeded".to_owned(),
-            ))
+        ParsedLine::Message(message) if is_request(&message) && !within_rate(remote, ctx) => {
+            let detail = format!("{} rate of this source exceeded", message.wire_type());
+            Err((RejectReason::RateLimited, detail))
         }
         ParsedLine::Message(Message::Hello { from }) => {
             debug!(%remote, peer = %from, "legacy HELLO received");
@@ -176,6 +176,8 @@ async fn handle_line(
             Ok(Reply::Plain)
         }
         ParsedLine::Message(Message::SignedHello(hello)) => signed_hello(&hello, remote, ctx).await,
+        ParsedLine::Message(Message::SignedPing(ping)) => signed_ping(&ping, remote, ctx).await,
+        ParsedLine::Message(Message::SignedBye(bye)) => signed_bye(&bye, remote, ctx).await,
         ParsedLine::Message(other) => {
             Counters::bump(&ctx.counters.unknown_types);
             debug!(%remote, message_type = other.wire_type(), "not a request; ACKed, ignored");
@@ -189,6 +191,18 @@ async fn handle_line(
     }
 }
 
+/// The messages a client sends to be acted on; they share the per-source
+/// rate bucket. A signed ACK sent to a server is not one.
+fn is_request(message: &Message) -> bool {
+    matches!(
+        message,
+        Message::Hello { .. }
+            | Message::SignedHello(_)
+            | Message::SignedPing(_)
+            | Message::SignedBye(_)
+    )
+}
+
 /// A signed HELLO: checked and answered with a signed ACK when the server
 /// has an identity, otherwise taken as an unverified HELLO.
 async fn signed_hello(
@@ -196,29 +210,98 @@ async fn signed_hello(
     remote: SocketAddr,
     ctx: &ConnectionContext,
 ) -> Result<Reply, (RejectReason, String)> {
-    let Some(auth) = &ctx.auth else {
+    let Some(reply) = authenticate(hello, ctx)? else {
         debug!(%remote, peer = %hello.from, "signed HELLO received; no identity to check it with");
         deliver_hello(hello.from, remote, false, None, ctx).await;
         return Ok(Reply::Plain);
     };
+    Counters::bump(&ctx.counters.hellos_verified);
+    debug!(%remote, peer = %hello.from, "signed HELLO verified");
+    deliver_hello(hello.from, remote, true, hello.listen_port(), ctx).await;
+    Ok(reply)
+}
+
+/// A signed PING: checked, reported and answered with a signed ACK when the
+/// server has an identity; otherwise ACKed and ignored (`unknown_types`).
+async fn signed_ping(
+    ping: &SignedPing,
+    remote: SocketAddr,
+    ctx: &ConnectionContext,
+) -> Result<Reply, (RejectReason, String)> {
+    let Some(reply) = authenticate(ping, ctx)? else {
+        return Ok(unchecked(ping, remote, ctx));
+    };
+    Counters::bump(&ctx.counters.pings_verified);
+    debug!(%remote, peer = %ping.from, "signed PING verified");
+    let event = InboundEvent::Ping {
+        from: ping.from,
+        remote,
+        listen_port: ping.listen_port(),
+    };
+    deliver(event, remote, ctx).await;
+    Ok(reply)
+}
+
+/// A signed BYE: as [`signed_ping`].
+async fn signed_bye(
+    bye: &SignedBye,
+    remote: SocketAddr,
+    ctx: &ConnectionContext,
+) -> Result<Reply, (RejectReason, String)> {
+    let Some(reply) = authenticate(bye, ctx)? else {
+        return Ok(unchecked(bye, remote, ctx));
+    };
+    Counters::bump(&ctx.counters.byes_verified);
+    debug!(%remote, peer = %bye.from, "signed BYE verified");
+    let event = InboundEvent::Bye {
+        from: bye.from,
+        remote,
+    };
+    deliver(event, remote, ctx).await;
+    Ok(reply)
+}
+
+/// Runs the checks of `docs/wire.md` §3.6 on a signed request: the signed
+/// ACK to send when they pass, `None` when the server has no identity to
+/// check with, `Err` (with the type and the sender in the detail) when one
+/// fails.
+fn authenticate<R: SignedRequest>(
+    request: &R,
+    ctx: &ConnectionContext,
+) -> Result<Option<Reply>, (RejectReason, String)> {
+    let Some(auth) = &ctx.auth else {
+        return Ok(None);
+    };
     let admitted = auth
-        .check(hello, unix_ms_now())
+        .check(request, unix_ms_now())
         .map_err(|(reason, detail)| {
+            let from = request.sender();
             (
                 reason,
-                format!("signed HELLO from {}: {detail}", hello.from),
+                format!("signed {} from {from}: {detail}", R::WIRE_TYPE),
             )
         })?;
     if admitted.evicted {
         Counters::bump(&ctx.counters.replay_cache_evictions);
     }
-    Counters::bump(&ctx.counters.hellos_verified);
-    debug!(%remote, peer = %hello.from, "signed HELLO verified");
-    deliver_hello(hello.from, remote, true, hello.listen_port(), ctx).await;
-    Ok(Reply::Signed(admitted.reply))
+    Ok(Some(Reply::Signed(admitted.reply)))
 }
 
-/// Takes a token from the source's HELLO bucket; counts forced evictions.
+/// A PING or BYE a server without identity cannot check: counted as a line
+/// it does not act on, answered `ACK` (as the prototype answers any line).
+fn unchecked<R: SignedRequest>(request: &R, remote: SocketAddr, ctx: &ConnectionContext) -> Reply {
+    Counters::bump(&ctx.counters.unknown_types);
+    debug!(
+        %remote,
+        peer = %request.sender(),
+        message_type = R::WIRE_TYPE,
+        "signed request received; no identity to check it with; ACKed, ignored"
+    );
+    Reply::Plain
+}
+
+/// Takes a token from the source's request bucket (HELLO, PING, BYE);
+/// counts forced evictions.
 fn within_rate(remote: SocketAddr, ctx: &ConnectionContext) -> bool {
     let admission = ctx
         .rate_limiter
@@ -248,9 +331,15 @@ async fn deliver_hello(
         verified,
         listen_port,
     };
+    deliver(event, remote, ctx).await;
+}
+
+/// Sends an accepted request's event to the node, awaiting channel capacity
+/// (back-pressure); counts it when the receiver is gone.
+async fn deliver(event: InboundEvent, remote: SocketAddr, ctx: &ConnectionContext) {
     if ctx.events.send(event).await.is_err() {
         Counters::bump(&ctx.counters.events_undelivered);
-        debug!(%remote, "event receiver dropped; HELLO not delivered");
+        debug!(%remote, "event receiver dropped; request not delivered");
     }
 }
 

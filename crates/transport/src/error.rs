@@ -123,9 +123,10 @@ pub enum TransportError {
         /// The reply, lossily decoded and cut to at most 64 bytes for logs.
         received: String,
     },
-    /// The peer answered a signed HELLO with a signed ACK that fails a check
-    /// (`docs/wire.md` §3.6): it cannot be taken as proof of the peer's id.
-    #[error("{addr} answered the signed HELLO with an ACK that fails verification: {reason}")]
+    /// The peer answered a signed HELLO, PING or BYE with a signed ACK that
+    /// fails a check (`docs/wire.md` §3.6): it cannot be taken as proof of
+    /// the peer's id.
+    #[error("{addr} answered the signed request with an ACK that fails verification: {reason}")]
     AckRejected {
         /// The peer address.
         addr: SocketAddr,
@@ -135,11 +136,12 @@ pub enum TransportError {
     /// The peer closed (or reset) the connection before a complete reply line.
     ///
     /// A TAZCOM server does this when it rejects the line (malformed, too
-    /// large; for a signed HELLO also: addressed to another id, timestamp
-    /// outside its window, bad signature, replayed) or is shutting down.
+    /// large, over its source's rate; for a signed HELLO, PING or BYE also:
+    /// addressed to another id, timestamp outside its window, bad signature,
+    /// replayed) or is shutting down.
     #[error(
         "{addr} closed the connection before replying ACK; it rejected the line \
-         (malformed or too large; a signed HELLO addressed to another peer id, \
+         (malformed or too large; a signed request addressed to another peer id, \
          with a clock skew beyond the peer's window, or replayed) or is shutting \
          down; check the peer's logs and the expected peer id"
     )]
@@ -187,8 +189,8 @@ pub enum AckRejection {
         /// The peer id the ACK names as addressee.
         found: tazcom_identity::PeerId,
     },
-    /// The ACK's nonce is not the one the HELLO carried (a stale or
-    /// replayed ACK).
+    /// The ACK's nonce is not the one the request (HELLO, PING or BYE)
+    /// carried (a stale or replayed ACK).
     NonceMismatch,
     /// The signature does not verify under the ACK's `from`.
     BadSignature,
@@ -208,7 +210,7 @@ impl fmt::Display for AckRejection {
                 "addressed to peer {found}, not to this node; the peer answered another greeting"
             ),
             AckRejection::NonceMismatch => f.write_str(
-                "its nonce is not the HELLO's; the ACK answers another HELLO (stale or replayed)",
+                "its nonce is not the request's; the ACK answers another request (stale or replayed)",
             ),
             AckRejection::BadSignature => f.write_str(
                 "its signature does not verify under its `from` key; the reply was altered or forged",
@@ -259,15 +261,15 @@ pub enum ParseError {
         reason: String,
     },
     /// A HELLO carries some but not all of the signed fields (`to`, `nonce`,
-    /// `ts`, `port`, `sig`), or an ACK object lacks one of `from`, `to`,
-    /// `nonce`, `sig` (`docs/wire.md` §3.6).
+    /// `ts`, `port`, `sig`), or an ACK, PING or BYE object lacks one of its
+    /// fields (`docs/wire.md` §3.6, §3.7).
     #[error(
-        "{message_type} message has only part of the signed-greeting fields (missing: {}); \
+        "{message_type} message has only part of its signed fields (missing: {}); \
          send all of them (a signed message) or, for a HELLO, none (a legacy HELLO)",
         missing.join(", ")
     )]
     TruncatedFields {
-        /// The wire type, `HELLO` or `ACK`.
+        /// The wire type: `HELLO`, `ACK`, `PING` or `BYE`.
         message_type: String,
         /// The names of the missing fields, in wire order.
         missing: Vec<&'static str>,

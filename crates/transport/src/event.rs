@@ -9,8 +9,9 @@ use crate::stats::RejectReason;
 /// Something a peer told this node, sent by the [`Server`](crate::Server)
 /// on the channel given to [`Listener::serve`](crate::Listener::serve).
 ///
-/// The server awaits the send of a `Hello` before it writes `ACK`, so a
-/// slow receiver slows peers down instead of losing HELLOs. A `Rejected` is
+/// The server awaits the send of a `Hello`, `Ping` or `Bye` before it
+/// writes the reply, so a slow receiver slows peers down instead of losing
+/// requests. A `Rejected` is
 /// only offered (`try_send`): when the channel is full it is dropped and
 /// counted (`rejection_events_dropped`), so a flood of bad connections
 /// never waits on the receiver.
@@ -37,6 +38,33 @@ pub enum InboundEvent {
         /// The TCP listen port the sender signed (the `port` field), when
         /// `verified` and not 0; `None` otherwise.
         listen_port: Option<u16>,
+    },
+    /// A signed PING passed every check of a server with an identity
+    /// (addressee, timestamp, signature by `from`, fresh nonce;
+    /// `docs/wire.md` §3.7) and is about to be answered with a signed ACK:
+    /// `from` is alive and holds its key. Never sent by a server without
+    /// identity (it cannot check a PING; it answers `ACK` and reports nothing).
+    #[non_exhaustive]
+    Ping {
+        /// The sender's peer id, proven by its signature.
+        from: PeerId,
+        /// The TCP source address of the connection (the port is the
+        /// sender's ephemeral client port, not its listening port).
+        remote: SocketAddr,
+        /// The TCP listen port the sender signed (the `port` field); `None`
+        /// when it sent 0 (not listening).
+        listen_port: Option<u16>,
+    },
+    /// A signed BYE passed every check of a server with an identity
+    /// (`docs/wire.md` §3.7) and is about to be answered with a signed ACK:
+    /// `from` is shutting down and asks to be dropped now. Never sent by a
+    /// server without identity.
+    #[non_exhaustive]
+    Bye {
+        /// The departing sender's peer id, proven by its signature.
+        from: PeerId,
+        /// The TCP source address of the connection.
+        remote: SocketAddr,
     },
     /// The server closed a connection without reply (also counted in
     /// [`TransportStats`](crate::TransportStats) as `rejected_<reason>`).

@@ -1,5 +1,6 @@
-//! Client side of the authenticated greeting: send a signed HELLO to a peer
-//! whose id is expected, and check its reply (`docs/wire.md` §3.6).
+//! Client side of the signed requests: send a signed HELLO (`docs/wire.md`
+//! §3.6), PING or BYE (§3.7) to a peer whose id is expected, and check its
+//! reply, the same way for all three.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,11 +12,12 @@ use tracing::warn;
 use crate::client::{bad_ack, exchange};
 use crate::config::TransportConfig;
 use crate::error::{AckRejection, TransportError};
+use crate::liveness::{SignedBye, SignedPing};
 use crate::message::{Message, ParsedLine, ACK};
 use crate::signed::{unix_ms_now, Nonce, SignedAck, SignedHello};
 use crate::stats::{Counters, TransportStats};
 
-/// The outcome of a signed HELLO the peer acknowledged.
+/// The outcome of a signed HELLO, PING or BYE the peer acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Greeting {
@@ -25,7 +27,7 @@ pub struct Greeting {
     pub rtt: Duration,
     /// The peer id the peer proved with a signed ACK (always the expected
     /// id); `None` when it answered a plain `ACK` (a prototype, or a server
-    /// without identity): acknowledged, not verified.
+    /// without identity): acknowledged, not verified (a BYE: not understood).
     pub verified_peer: Option<PeerId>,
 }
 
@@ -70,44 +72,137 @@ pub async fn send_signed_hello(
     listen_port: Option<u16>,
     config: &TransportConfig,
 ) -> Result<Greeting, TransportError> {
-    signed_hello(addr, identity, expected, listen_port, config, None).await
+    let request = Request::Hello { listen_port };
+    send_request(request, addr, identity, expected, config, None).await
 }
 
-/// [`send_signed_hello`], verifying the ACK with `keys` when given.
-async fn signed_hello(
+/// Sends a signed PING from `identity` to the peer `expected` at `addr` and
+/// checks the reply exactly as [`send_signed_hello`] does (`docs/wire.md`
+/// §3.7): a liveness check of a known peer.
+///
+/// `listen_port` is this node's own TCP listen port, signed into the PING
+/// (`None`: sent as 0), so that a peer that had dropped this node can
+/// register it again. A verified [`Greeting`] proves that `expected` is
+/// alive and holds its key; an unverified one (plain `ACK`) that something
+/// answered at `addr` (a prototype, or a server without identity) without
+/// proving anything.
+///
+/// # Errors
+///
+/// As [`send_signed_hello`]; [`TransportError::EofBeforeReply`] means the
+/// peer rejected the PING (e.g. it is not `expected`, or the clocks differ
+/// by more than its window).
+pub async fn send_signed_ping(
     addr: SocketAddr,
     identity: &Identity,
     expected: &PeerId,
     listen_port: Option<u16>,
     config: &TransportConfig,
+) -> Result<Greeting, TransportError> {
+    let request = Request::Ping { listen_port };
+    send_request(request, addr, identity, expected, config, None).await
+}
+
+/// Sends a signed BYE from `identity` to the peer `expected` at `addr`, to
+/// tell it this node is shutting down, and checks the reply exactly as
+/// [`send_signed_hello`] does (`docs/wire.md` §3.7).
+///
+/// A verified [`Greeting`] means the peer checked the BYE and will drop this
+/// node; an unverified one (plain `ACK`) means it did not understand it (a
+/// prototype, or a server without identity) and will only notice the
+/// departure by other means (the mDNS goodbye).
+///
+/// # Errors
+///
+/// As [`send_signed_hello`].
+pub async fn send_signed_bye(
+    addr: SocketAddr,
+    identity: &Identity,
+    expected: &PeerId,
+    config: &TransportConfig,
+) -> Result<Greeting, TransportError> {
+    send_request(Request::Bye, addr, identity, expected, config, None).await
+}
+
+/// Which signed request to send; all are answered and judged alike.
+#[derive(Debug, Clone, Copy)]
+enum Request {
+    Hello { listen_port: Option<u16> },
+    Ping { listen_port: Option<u16> },
+    Bye,
+}
+
+/// What a signed ACK must match: the request's sender (`to`), addressee
+/// (`from`) and nonce.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    from: PeerId,
+    to: PeerId,
+    nonce: Nonce,
+}
+
+impl Request {
+    /// The request from `identity` to `expected`, signed with a fresh nonce
+    /// and the current time.
+    fn sign(self, identity: &Identity, expected: PeerId) -> (Message, Sent) {
+        let (nonce, ts_ms) = (Nonce::random(), unix_ms_now());
+        let message = match self {
+            Request::Hello { listen_port } => Message::SignedHello(SignedHello::sign(
+                identity,
+                expected,
+                nonce,
+                ts_ms,
+                listen_port.unwrap_or(0),
+            )),
+            Request::Ping { listen_port } => Message::SignedPing(SignedPing::sign(
+                identity,
+                expected,
+                nonce,
+                ts_ms,
+                listen_port.unwrap_or(0),
+            )),
+            Request::Bye => Message::SignedBye(SignedBye::sign(identity, expected, nonce, ts_ms)),
+        };
+        let sent = Sent {
+            from: identity.peer_id(),
+            to: expected,
+            nonce,
+        };
+        (message, sent)
+    }
+}
+
+/// Signs `request`, sends it, and judges the reply, verifying a signed ACK
+/// with `keys` when given.
+async fn send_request(
+    request: Request,
+    addr: SocketAddr,
+    identity: &Identity,
+    expected: &PeerId,
+    config: &TransportConfig,
     keys: Option<&KeyCache>,
 ) -> Result<Greeting, TransportError> {
-    let hello = SignedHello::sign(
-        identity,
-        *expected,
-        Nonce::random(),
-        unix_ms_now(),
-        listen_port.unwrap_or(0),
-    );
-    let line = Message::SignedHello(hello)
+    let (message, sent) = request.sign(identity, *expected);
+    let line = message
         .encode_line_within(config.max_line_bytes())
         .map_err(|source| TransportError::Encode { addr, source })?;
     let result = exchange(addr, line.as_bytes(), config, |reply| {
-        judge_reply(addr, reply, &hello, keys)
+        judge_reply(addr, reply, &sent, keys)
     })
     .await;
     if let Err(TransportError::AckRejected { reason, .. }) = &result {
-        warn!(%addr, expected = %expected, %reason, "signed ACK rejected");
+        let request = message.wire_type();
+        warn!(%addr, expected = %expected, request, %reason, "signed ACK rejected");
     }
     result.map(|(rtt, verified_peer)| Greeting { rtt, verified_peer })
 }
 
-/// Checks a reply to `hello`: `Ok(None)` for a plain `ACK`, `Ok(Some(id))`
+/// Checks a reply to `sent`: `Ok(None)` for a plain `ACK`, `Ok(Some(id))`
 /// for a valid signed ACK. Checks run in the order of `docs/wire.md` §3.6.
 fn judge_reply(
     addr: SocketAddr,
     reply: &[u8],
-    hello: &SignedHello,
+    sent: &Sent,
     keys: Option<&KeyCache>,
 ) -> Result<Option<PeerId>, TransportError> {
     if reply == ACK {
@@ -117,24 +212,20 @@ fn judge_reply(
         Ok(ParsedLine::Message(Message::SignedAck(ack))) => ack,
         _ => return Err(bad_ack(addr, reply)),
     };
-    check_ack(&ack, hello, keys).map_err(|reason| TransportError::AckRejected { addr, reason })?;
+    check_ack(&ack, sent, keys).map_err(|reason| TransportError::AckRejected { addr, reason })?;
     Ok(Some(ack.from))
 }
 
-fn check_ack(
-    ack: &SignedAck,
-    hello: &SignedHello,
-    keys: Option<&KeyCache>,
-) -> Result<(), AckRejection> {
-    if ack.nonce != hello.nonce {
+fn check_ack(ack: &SignedAck, sent: &Sent, keys: Option<&KeyCache>) -> Result<(), AckRejection> {
+    if ack.nonce != sent.nonce {
         return Err(AckRejection::NonceMismatch);
     }
-    if ack.to != hello.from {
+    if ack.to != sent.from {
         return Err(AckRejection::WrongAddressee { found: ack.to });
     }
-    if ack.from != hello.to {
+    if ack.from != sent.to {
         return Err(AckRejection::WrongPeer {
-            expected: hello.to,
+            expected: sent.to,
             found: ack.from,
         });
     }
@@ -145,9 +236,9 @@ fn check_ack(
     .map_err(|_| AckRejection::BadSignature)
 }
 
-/// Sends signed HELLOs for one identity and counts the outcomes
-/// (`acks_verified`, `acks_unverified`, `acks_rejected_*` of
-/// [`TransportStats`]).
+/// Sends signed HELLOs, PINGs and BYEs for one identity and counts the
+/// outcomes (`acks_verified`, `acks_unverified`, `acks_rejected_*` of
+/// [`TransportStats`], for all three alike).
 ///
 /// Make one with [`Greeter::new`] (counters of its own) or
 /// [`Server::greeter`](crate::Server::greeter) (the server's identity, port
@@ -207,7 +298,7 @@ impl Greeter {
         }
     }
 
-    /// The peer id HELLOs are sent from.
+    /// The peer id requests are sent from.
     pub fn peer_id(&self) -> PeerId {
         self.identity.peer_id()
     }
@@ -222,11 +313,49 @@ impl Greeter {
         addr: SocketAddr,
         expected: &PeerId,
     ) -> Result<Greeting, TransportError> {
-        let result = signed_hello(
+        let listen_port = self.listen_port;
+        self.counted(Request::Hello { listen_port }, addr, expected)
+            .await
+    }
+
+    /// [`send_signed_ping`] to `peer` at `addr` with this greeter's listen
+    /// port, counted: a liveness check (`docs/wire.md` §3.7). A verified
+    /// [`Greeting`] proves `peer` is alive and holds its key; an unverified
+    /// one only that something at `addr` answered `ACK`.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_signed_hello`].
+    pub async fn ping(&self, addr: SocketAddr, peer: &PeerId) -> Result<Greeting, TransportError> {
+        let listen_port = self.listen_port;
+        self.counted(Request::Ping { listen_port }, addr, peer)
+            .await
+    }
+
+    /// [`send_signed_bye`] to `peer` at `addr`, counted: tells a verified
+    /// peer this node is shutting down (`docs/wire.md` §3.7). A verified
+    /// [`Greeting`] means the peer accepted it; an unverified one (plain
+    /// `ACK`) that it did not understand it.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_signed_hello`].
+    pub async fn bye(&self, addr: SocketAddr, peer: &PeerId) -> Result<Greeting, TransportError> {
+        self.counted(Request::Bye, addr, peer).await
+    }
+
+    /// Sends `request` and counts its outcome.
+    async fn counted(
+        &self,
+        request: Request,
+        addr: SocketAddr,
+        expected: &PeerId,
+    ) -> Result<Greeting, TransportError> {
+        let result = send_request(
+            request,
             addr,
             &self.identity,
             expected,
-            self.listen_port,
             &self.config,
             Some(&self.keys),
         )
@@ -258,10 +387,10 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], 9))
     }
 
-    fn setup() -> (Identity, Identity, SignedHello) {
+    fn setup() -> (Identity, Identity, Sent) {
         let (client, server) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
-        let hello = SignedHello::sign(&client, server.peer_id(), Nonce::random(), 1, 2);
-        (client, server, hello)
+        let (_, sent) = Request::Hello { listen_port: None }.sign(&client, server.peer_id());
+        (client, server, sent)
     }
 
     fn reply(ack: &SignedAck) -> Vec<u8> {
@@ -275,33 +404,33 @@ mod tests {
 
     #[test]
     fn a_plain_ack_is_unverified_and_a_good_signed_ack_verified() {
-        let (client, server, hello) = setup();
-        assert_eq!(judge_reply(addr(), b"ACK", &hello, None).unwrap(), None);
-        let ack = SignedAck::sign(&server, client.peer_id(), hello.nonce);
+        let (client, server, sent) = setup();
+        assert_eq!(judge_reply(addr(), b"ACK", &sent, None).unwrap(), None);
+        let ack = SignedAck::sign(&server, client.peer_id(), sent.nonce);
         assert_eq!(
-            judge_reply(addr(), &reply(&ack), &hello, None).unwrap(),
+            judge_reply(addr(), &reply(&ack), &sent, None).unwrap(),
             Some(server.peer_id())
         );
     }
 
     #[test]
     fn each_bad_ack_has_its_reason() {
-        let (client, server, hello) = setup();
+        let (client, server, sent) = setup();
         let stranger = Identity::from_seed([3; 32]);
-        let rejection = |ack: SignedAck| match judge_reply(addr(), &reply(&ack), &hello, None) {
+        let rejection = |ack: SignedAck| match judge_reply(addr(), &reply(&ack), &sent, None) {
             Err(TransportError::AckRejected { reason, .. }) => reason,
             other => panic!("expected a rejection, got {other:?}"),
         };
         let other_nonce = SignedAck::sign(&server, client.peer_id(), Nonce::random());
         assert_eq!(rejection(other_nonce), AckRejection::NonceMismatch);
-        let other_to = SignedAck::sign(&server, stranger.peer_id(), hello.nonce);
+        let other_to = SignedAck::sign(&server, stranger.peer_id(), sent.nonce);
         assert_eq!(
             rejection(other_to),
             AckRejection::WrongAddressee {
                 found: stranger.peer_id()
             }
         );
-        let other_peer = SignedAck::sign(&stranger, client.peer_id(), hello.nonce);
+        let other_peer = SignedAck::sign(&stranger, client.peer_id(), sent.nonce);
         assert_eq!(
             rejection(other_peer),
             AckRejection::WrongPeer {
@@ -315,8 +444,44 @@ mod tests {
         };
         assert_eq!(rejection(forged), AckRejection::BadSignature);
         assert!(matches!(
-            judge_reply(addr(), b"{\"type\":\"PING\"}", &hello, None),
+            judge_reply(addr(), b"{\"type\":\"STATUS\"}", &sent, None),
             Err(TransportError::BadAck { .. })
         ));
+    }
+
+    #[test]
+    fn each_request_is_signed_with_what_the_ack_must_match() {
+        let (client, server) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+        let requests = [
+            Request::Hello {
+                listen_port: Some(7),
+            },
+            Request::Ping {
+                listen_port: Some(7),
+            },
+            Request::Ping { listen_port: None },
+            Request::Bye,
+        ];
+        for request in requests {
+            let (message, sent) = request.sign(&client, server.peer_id());
+            assert_eq!((sent.from, sent.to), (client.peer_id(), server.peer_id()));
+            match (request, message) {
+                (Request::Hello { listen_port }, Message::SignedHello(hello)) => {
+                    assert_eq!((hello.to, hello.nonce), (sent.to, sent.nonce));
+                    assert_eq!(hello.listen_port(), listen_port);
+                    assert!(hello.verify_signature().is_ok());
+                }
+                (Request::Ping { listen_port }, Message::SignedPing(ping)) => {
+                    assert_eq!((ping.to, ping.nonce), (sent.to, sent.nonce));
+                    assert_eq!(ping.listen_port(), listen_port);
+                    assert!(ping.verify_signature().is_ok());
+                }
+                (Request::Bye, Message::SignedBye(bye)) => {
+                    assert_eq!((bye.to, bye.nonce), (sent.to, sent.nonce));
+                    assert!(bye.verify_signature().is_ok());
+                }
+                (request, message) => panic!("{request:?} signed as {message:?}"),
+            }
+        }
     }
 }

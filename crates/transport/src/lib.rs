@@ -1,7 +1,8 @@
 //! TCP transport for TAZCOM: newline-delimited JSON frames and the HELLO/ACK
 //! greeting, byte-compatible with the Python prototype (POC-02), plus the
 //! authenticated greeting (signed HELLO, signed ACK) that proves both peers'
-//! ids.
+//! ids, and the signed liveness check (PING) and departure notice (BYE)
+//! between verified peers.
 //!
 //! ```
 //! use std::net::SocketAddr;
@@ -46,18 +47,21 @@
 //!
 //! - [`Message`] / [`ParsedLine`] (`message.rs`): the JSON messages and
 //!   their exact line encoding; [`SignedHello`], [`SignedAck`], [`Nonce`]
-//!   (`signed.rs`): the signed greeting and the bytes it signs.
+//!   (`signed.rs`): the signed greeting and the bytes it signs;
+//!   [`SignedPing`], [`SignedBye`] (`liveness.rs`): the signed liveness
+//!   check and departure notice (`docs/wire.md` §3.7).
 //! - [`FrameReader`] (`codec.rs`): bounded `\n` framing (1024 bytes by
 //!   default, newline included).
 //! - [`Listener`] / [`Server`] (`server.rs`, `connection.rs`): accept,
-//!   answer each valid line with `ACK\n` (a verified signed HELLO with a
-//!   signed ACK, `authenticate.rs`, `replay.rs`), report HELLOs as
-//!   [`InboundEvent`]s, count rejections in [`TransportStats`] (one
-//!   counter per [`RejectReason`]); per-source connection caps and HELLO
-//!   rate limits (`limits.rs`).
+//!   answer each valid line with `ACK\n` (a verified signed HELLO, PING or
+//!   BYE with a signed ACK, `authenticate.rs`, `replay.rs`), report HELLOs,
+//!   PINGs and BYEs as [`InboundEvent`]s, count rejections in
+//!   [`TransportStats`] (one counter per [`RejectReason`]); per-source
+//!   connection caps and request rate limits (`limits.rs`).
 //! - [`send_hello`], [`send_message`], [`send_line`] (`client.rs`): one-shot
-//!   exchanges returning the round-trip time; [`send_signed_hello`] and
-//!   [`Greeter`] (`greeter.rs`): the signed greeting, checked and counted.
+//!   exchanges returning the round-trip time; [`send_signed_hello`],
+//!   [`send_signed_ping`], [`send_signed_bye`] and [`Greeter`]
+//!   (`greeter.rs`): the signed requests, their replies checked and counted.
 //! - [`TransportConfig`] (`config.rs`): limits and timeouts, validated.
 //!
 //! The wire format (and the DNS-SD records that announce the TCP port) is
@@ -73,6 +77,7 @@ mod error;
 mod event;
 mod greeter;
 mod limits;
+mod liveness;
 mod message;
 mod replay;
 mod server;
@@ -93,7 +98,11 @@ pub use error::{
     AckRejection, ConfigError, EncodeError, FrameError, ParseError, TimeoutPhase, TransportError,
 };
 pub use event::InboundEvent;
-pub use greeter::{send_signed_hello, Greeter, Greeting};
+pub use greeter::{send_signed_bye, send_signed_hello, send_signed_ping, Greeter, Greeting};
+pub use liveness::{
+    SignedBye, SignedPing, BYE_DOMAIN, BYE_SIGNED_LEN, MAX_SIGNED_BYE_LINE_BYTES,
+    MAX_SIGNED_PING_LINE_BYTES, PING_DOMAIN, PING_SIGNED_LEN,
+};
 pub use message::{
     Message, ParsedLine, UnknownMessage, ACK, ACK_LINE, HELLO_LINE_BYTES, MAX_LINE_BYTES,
 };

@@ -1,6 +1,7 @@
 //! Per-source flood limits of the server (`docs/transport.md`, limits):
-//! concurrent connections per source address ([`SourceSlots`]) and the HELLO
-//! rate per source address ([`HelloRateLimiter`], a token bucket).
+//! concurrent connections per source address ([`SourceSlots`]) and the rate
+//! of requests (HELLO, PING and BYE share one bucket) per source address
+//! ([`HelloRateLimiter`], a token bucket).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -105,8 +106,8 @@ struct Bucket {
     last: Instant,
 }
 
-/// A token bucket per source: `burst` HELLOs at once, `rate` per second
-/// after that. At most `capacity` sources are tracked.
+/// A token bucket per source: `burst` requests (HELLOs, PINGs, BYEs) at
+/// once, `rate` per second after that. At most `capacity` sources are tracked.
 #[derive(Debug)]
 pub(crate) struct HelloRateLimiter {
     burst: f64,
@@ -118,7 +119,7 @@ pub(crate) struct HelloRateLimiter {
 /// The outcome of [`HelloRateLimiter::allow`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Admission {
-    /// The HELLO is within its source's rate.
+    /// The request is within its source's rate.
     pub(crate) allowed: bool,
     /// Busy sources forgotten to make room for this one.
     pub(crate) evicted: usize,

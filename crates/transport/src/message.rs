@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use tazcom_identity::PeerId;
 
 use crate::error::{EncodeError, ParseError};
+use crate::liveness::{SignedBye, SignedPing};
 use crate::signed::{peer_field, FieldError, SignedAck, SignedHello};
 
 /// The wire line limit in bytes, newline included (`docs/wire.md`, "Framing";
@@ -17,7 +18,7 @@ use crate::signed::{peer_field, FieldError, SignedAck, SignedHello};
 pub const MAX_LINE_BYTES: usize = 1024;
 
 /// The reply a server sends for every accepted line except a verified
-/// signed HELLO: `ACK` followed by `\n` (`docs/wire.md`, "ACK").
+/// signed HELLO, PING or BYE: `ACK` followed by `\n` (`docs/wire.md`, "ACK").
 pub const ACK_LINE: &[u8; 4] = b"ACK\n";
 
 /// The reply line without its newline, as returned by
@@ -28,14 +29,15 @@ pub const ACK: &[u8; 3] = b"ACK";
 /// `{"type":"HELLO","from":"` (24) + 64 hex + `"}` (2) + `\n` (1).
 pub const HELLO_LINE_BYTES: usize = 91;
 
-/// A message this crate understands (`docs/wire.md` §3.3, §3.6).
+/// A message this crate understands (`docs/wire.md` §3.3, §3.6, §3.7).
 ///
 /// On the wire it is a JSON object whose `type` field names the message
-/// (`"HELLO"`, `"ACK"`), followed by its fields. Fields a peer does not know
+/// (`"HELLO"`, `"ACK"`, `"PING"`, `"BYE"`), followed by its fields. Fields a peer does not know
 /// are ignored when parsing, so a later version may add fields to a message.
 /// A HELLO with none of the signed fields is a [`Message::Hello`]; with all
 /// of them, a [`Message::SignedHello`]; with some, a
-/// [`ParseError::TruncatedFields`].
+/// [`ParseError::TruncatedFields`]. An ACK, PING or BYE needs all of its
+/// fields; one that lacks some is a [`ParseError::TruncatedFields`] too.
 ///
 /// The enum is `#[non_exhaustive]`: new message types are added as new
 /// variants, so match with a wildcard arm.
@@ -65,11 +67,17 @@ pub enum Message {
     /// The signed reply to a [`Message::SignedHello`] (`type` `"ACK"`).
     /// Sent by servers only; a server that receives one ACKs and ignores it.
     SignedAck(SignedAck),
+    /// A signed liveness check (`type` `"PING"`, `docs/wire.md` §3.7),
+    /// answered with a signed ACK over its nonce.
+    SignedPing(SignedPing),
+    /// A signed departure notice (`type` `"BYE"`, `docs/wire.md` §3.7),
+    /// answered with a signed ACK over its nonce.
+    SignedBye(SignedBye),
 }
 
 impl Message {
     /// Every `type` string this crate parses into a [`Message`] variant.
-    pub const KNOWN_TYPES: &'static [&'static str] = &["HELLO", "ACK"];
+    pub const KNOWN_TYPES: &'static [&'static str] = &["HELLO", "ACK", "PING", "BYE"];
 
     /// A legacy HELLO from `from`.
     pub fn hello(from: PeerId) -> Message {
@@ -81,6 +89,8 @@ impl Message {
         match self {
             Message::Hello { .. } | Message::SignedHello(_) => "HELLO",
             Message::SignedAck(_) => "ACK",
+            Message::SignedPing(_) => "PING",
+            Message::SignedBye(_) => "BYE",
         }
     }
 
@@ -93,7 +103,7 @@ impl Message {
     /// [`EncodeError::TooLarge`] when the line would exceed 1024 bytes (not
     /// possible for the current variants: a legacy HELLO is always
     /// [`HELLO_LINE_BYTES`], a signed HELLO at most 382 bytes, a signed ACK
-    /// 341 bytes).
+    /// 341 bytes, a signed PING at most 381, a signed BYE at most 367).
     pub fn encode_line(&self) -> Result<String, EncodeError> {
         self.encode_line_within(MAX_LINE_BYTES)
     }
@@ -110,6 +120,8 @@ impl Message {
             Message::Hello { from } => format!("{{\"type\":\"HELLO\",\"from\":\"{from}\"}}"),
             Message::SignedHello(hello) => hello.encode(),
             Message::SignedAck(ack) => ack.encode(),
+            Message::SignedPing(ping) => ping.encode(),
+            Message::SignedBye(bye) => bye.encode(),
         };
         line.push('\n');
         if line.len() > limit {
@@ -123,8 +135,11 @@ impl Message {
 
     /// Builds a known message from the fields of a JSON object.
     fn from_fields(message_type: &str, fields: &Map<String, Value>) -> Result<Message, FieldError> {
-        if message_type == "ACK" {
-            return SignedAck::from_fields(fields).map(Message::SignedAck);
+        match message_type {
+            "ACK" => return SignedAck::from_fields(fields).map(Message::SignedAck),
+            "PING" => return SignedPing::from_fields(fields).map(Message::SignedPing),
+            "BYE" => return SignedBye::from_fields(fields).map(Message::SignedBye),
+            _ => {}
         }
         let from = match fields.get("from") {
             None => return Err(FieldError::Invalid("missing field `from`".to_owned())),
@@ -185,7 +200,8 @@ impl ParsedLine {
     ///   a HELLO whose `from` is not 64 lowercase hex characters, or a `sig`
     ///   that is not 128 lowercase hex characters.
     /// - [`ParseError::TruncatedFields`]: a HELLO with some but not all of
-    ///   the signed fields, or an ACK object missing any of its fields.
+    ///   the signed fields, or an ACK, PING or BYE object missing any of its
+    ///   fields (`{"type":"PING"}` is malformed, not unknown).
     pub fn parse(line: &str) -> Result<ParsedLine, ParseError> {
         let value: Value = serde_json::from_str(line).map_err(|e| ParseError::NotJson {
             reason: e.to_string(),
@@ -237,6 +253,7 @@ fn json_kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::liveness::{MAX_SIGNED_BYE_LINE_BYTES, MAX_SIGNED_PING_LINE_BYTES};
     use crate::signed::{Nonce, MAX_SIGNED_HELLO_LINE_BYTES, SIGNED_ACK_LINE_BYTES};
     use proptest::prelude::*;
     use tazcom_identity::{Identity, Signature};
@@ -261,7 +278,12 @@ mod tests {
             Message::hello(peer(1)),
             Message::SignedHello(SignedHello::sign(&a, b.peer_id(), nonce, 5, 6)),
             Message::SignedAck(SignedAck::sign(&b, a.peer_id(), nonce)),
+            Message::SignedPing(SignedPing::sign(&a, b.peer_id(), nonce, 5, 6)),
+            Message::SignedBye(SignedBye::sign(&a, b.peer_id(), nonce, 5)),
         ];
+        for known in Message::KNOWN_TYPES {
+            assert!(samples.iter().any(|m| m.wire_type() == *known), "{known}");
+        }
         for message in samples {
             let line = message.encode_line().unwrap();
             let value: Value = serde_json::from_str(&line).unwrap();
@@ -318,6 +340,122 @@ mod tests {
     }
 
     #[test]
+    fn ping_and_bye_lines_have_the_documented_shape_and_length() {
+        let (a, b) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+        let nonce = Nonce::from_bytes([0xcd; 16]);
+        let ping = SignedPing::sign(&a, b.peer_id(), nonce, 1_700_000_000_000, 4242);
+        let line = Message::SignedPing(ping).encode_line().unwrap();
+        let expected = format!(
+            "{{\"type\":\"PING\",\"from\":\"{}\",\"to\":\"{}\",\"nonce\":\"{}\",\"ts\":1700000000000,\"port\":4242,\"sig\":\"{}\"}}\n",
+            a.peer_id(),
+            b.peer_id(),
+            "cd".repeat(16),
+            hex::encode(ping.sig.to_bytes())
+        );
+        assert_eq!(line, expected);
+        assert_eq!(line.len(), 373);
+        let longest = SignedPing {
+            ts_ms: u64::MAX,
+            port: u16::MAX,
+            ..ping
+        };
+        let line = Message::SignedPing(longest).encode_line().unwrap();
+        assert_eq!(line.len(), MAX_SIGNED_PING_LINE_BYTES);
+
+        let bye = SignedBye::sign(&a, b.peer_id(), nonce, 1_700_000_000_000);
+        let line = Message::SignedBye(bye).encode_line().unwrap();
+        let expected = format!(
+            "{{\"type\":\"BYE\",\"from\":\"{}\",\"to\":\"{}\",\"nonce\":\"{}\",\"ts\":1700000000000,\"sig\":\"{}\"}}\n",
+            a.peer_id(),
+            b.peer_id(),
+            "cd".repeat(16),
+            hex::encode(bye.sig.to_bytes())
+        );
+        assert_eq!(line, expected);
+        assert_eq!(line.len(), 360);
+        let longest = SignedBye {
+            ts_ms: u64::MAX,
+            ..bye
+        };
+        let line = Message::SignedBye(longest).encode_line().unwrap();
+        assert_eq!(line.len(), MAX_SIGNED_BYE_LINE_BYTES);
+    }
+
+    #[test]
+    fn ping_and_bye_with_missing_fields_are_truncated_not_unknown() {
+        let from = "ab".repeat(32);
+        let cases = [
+            (
+                r#"{"type":"PING"}"#.to_owned(),
+                "PING",
+                vec!["from", "to", "nonce", "ts", "port", "sig"],
+            ),
+            (
+                r#"{"type":"BYE"}"#.to_owned(),
+                "BYE",
+                vec!["from", "to", "nonce", "ts", "sig"],
+            ),
+            (
+                format!(r#"{{"type":"PING","from":"{from}","to":"{from}","ts":1,"sig":"00"}}"#),
+                "PING",
+                vec!["nonce", "port"],
+            ),
+            (
+                format!(r#"{{"type":"BYE","to":"{from}","nonce":"00","ts":1,"sig":"00"}}"#),
+                "BYE",
+                vec!["from"],
+            ),
+        ];
+        for (line, message_type, missing) in cases {
+            assert_eq!(
+                ParsedLine::parse(&line),
+                Err(ParseError::TruncatedFields {
+                    message_type: message_type.to_owned(),
+                    missing,
+                }),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_ping_and_bye_fields_are_invalid() {
+        let (a, b) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+        let nonce = Nonce::from_bytes([7; 16]);
+        let ping = SignedPing::sign(&a, b.peer_id(), nonce, 9, 10);
+        let bye = SignedBye::sign(&a, b.peer_id(), nonce, 9);
+        for (good, sig, message_type) in [
+            (Message::SignedPing(ping), ping.sig, "PING"),
+            (Message::SignedBye(bye), bye.sig, "BYE"),
+        ] {
+            let good = good.encode_line().unwrap();
+            let sig = hex::encode(sig.to_bytes());
+            let mut bad_lines = vec![
+                good.replace(&sig, &sig[..127]),
+                good.replace(&sig, &sig.to_uppercase()),
+                good.replace(&"07".repeat(16), &"07".repeat(15)),
+                good.replace("\"ts\":9", "\"ts\":-9"),
+                good.replace("\"ts\":9", "\"ts\":9.5"),
+                good.replace(&a.peer_id().to_string(), "x"),
+                good.replace(&b.peer_id().to_string(), &"ab".repeat(31)),
+            ];
+            if message_type == "PING" {
+                bad_lines.push(good.replace("\"port\":10", "\"port\":65536"));
+                bad_lines.push(good.replace("\"port\":10", "\"port\":\"10\""));
+            }
+            for line in bad_lines {
+                assert!(
+                    matches!(
+                        ParsedLine::parse(line.trim_end()),
+                        Err(ParseError::InvalidMessage { message_type: ref t, .. }) if t == message_type
+                    ),
+                    "{line}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn malformed_signed_fields_are_invalid() {
         let (a, b) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
         let hello = SignedHello::sign(&a, b.peer_id(), Nonce::from_bytes([7; 16]), 9, 10);
@@ -355,11 +493,11 @@ mod tests {
 
     #[test]
     fn unknown_type_is_kept_whole() {
-        let parsed = ParsedLine::parse(r#"{"type":"PING","n":1}"#).unwrap();
+        let parsed = ParsedLine::parse(r#"{"type":"STATUS","n":1}"#).unwrap();
         let ParsedLine::Unknown(unknown) = parsed else {
             panic!("expected Unknown, got {parsed:?}");
         };
-        assert_eq!(unknown.message_type, "PING");
+        assert_eq!(unknown.message_type, "STATUS");
         assert_eq!(unknown.fields["n"], 1);
     }
 
@@ -469,6 +607,54 @@ mod tests {
             });
             let line = message.encode_line().unwrap();
             prop_assert_eq!(line.len(), SIGNED_ACK_LINE_BYTES);
+            prop_assert_eq!(line.matches('\n').count(), 1);
+            let body = line.strip_suffix('\n').unwrap();
+            prop_assert_eq!(ParsedLine::parse(body).unwrap(), ParsedLine::Message(message));
+        }
+
+        #[test]
+        fn signed_ping_round_trips(
+            from in any::<[u8; 32]>(),
+            to in any::<[u8; 32]>(),
+            nonce in any::<[u8; 16]>(),
+            ts_ms in any::<u64>(),
+            port in any::<u16>(),
+            sig in proptest::collection::vec(any::<u8>(), 64),
+        ) {
+            let sig: [u8; 64] = sig.try_into().unwrap();
+            let message = Message::SignedPing(SignedPing {
+                from: PeerId::from_bytes(from),
+                to: PeerId::from_bytes(to),
+                nonce: Nonce::from_bytes(nonce),
+                ts_ms,
+                port,
+                sig: Signature::from_bytes(&sig),
+            });
+            let line = message.encode_line().unwrap();
+            prop_assert!(line.len() <= MAX_SIGNED_PING_LINE_BYTES);
+            prop_assert_eq!(line.matches('\n').count(), 1);
+            let body = line.strip_suffix('\n').unwrap();
+            prop_assert_eq!(ParsedLine::parse(body).unwrap(), ParsedLine::Message(message));
+        }
+
+        #[test]
+        fn signed_bye_round_trips(
+            from in any::<[u8; 32]>(),
+            to in any::<[u8; 32]>(),
+            nonce in any::<[u8; 16]>(),
+            ts_ms in any::<u64>(),
+            sig in proptest::collection::vec(any::<u8>(), 64),
+        ) {
+            let sig: [u8; 64] = sig.try_into().unwrap();
+            let message = Message::SignedBye(SignedBye {
+                from: PeerId::from_bytes(from),
+                to: PeerId::from_bytes(to),
+                nonce: Nonce::from_bytes(nonce),
+                ts_ms,
+                sig: Signature::from_bytes(&sig),
+            });
+            let line = message.encode_line().unwrap();
+            prop_assert!(line.len() <= MAX_SIGNED_BYE_LINE_BYTES);
             prop_assert_eq!(line.matches('\n').count(), 1);
             let body = line.strip_suffix('\n').unwrap();
             prop_assert_eq!(ParsedLine::parse(body).unwrap(), ParsedLine::Message(message));

@@ -198,11 +198,10 @@ impl SignedHello {
         Ok(Some(SignedHello {
             from,
             to: peer_field(fields, "to")?,
-            nonce: Nonce(hex_field(fields, "nonce")?),
-            ts_ms: int_field(fields, "ts", u64::MAX)?,
-            port: u16::try_from(int_field(fields, "port", u64::from(u16::MAX))?)
-                .map_err(|_| FieldError::Invalid("field `port` exceeds 65535".to_owned()))?,
-            sig: Signature::from_bytes(&hex_field(fields, "sig")?),
+            nonce: nonce_field(fields)?,
+            ts_ms: ts_field(fields)?,
+            port: port_field(fields)?,
+            sig: sig_field(fields)?,
         }))
     }
 }
@@ -286,8 +285,8 @@ impl SignedAck {
         Ok(SignedAck {
             from: peer_field(fields, "from")?,
             to: peer_field(fields, "to")?,
-            nonce: Nonce(hex_field(fields, "nonce")?),
-            sig: Signature::from_bytes(&hex_field(fields, "sig")?),
+            nonce: nonce_field(fields)?,
+            sig: sig_field(fields)?,
         })
     }
 }
@@ -328,7 +327,7 @@ fn ack_signed_bytes(from: &PeerId, to: &PeerId, nonce: &Nonce) -> [u8; ACK_SIGNE
 
 /// Writes `parts` one after the other into `out`; their lengths add up to
 /// `out.len()` by construction (checked by the tests).
-fn concat_into(out: &mut [u8], parts: &[&[u8]]) {
+pub(crate) fn concat_into(out: &mut [u8], parts: &[&[u8]]) {
     let mut at = 0;
     for part in parts {
         let end = at + part.len();
@@ -340,7 +339,7 @@ fn concat_into(out: &mut [u8], parts: &[&[u8]]) {
     debug_assert_eq!(at, out.len());
 }
 
-/// Why the fields of a HELLO or ACK do not make a message.
+/// Why the fields of a HELLO, ACK, PING or BYE do not make a message.
 #[derive(Debug)]
 pub(crate) enum FieldError {
     /// Some, not all, of the signed fields (names of the missing ones).
@@ -349,7 +348,10 @@ pub(crate) enum FieldError {
     Invalid(String),
 }
 
-fn require_all(fields: &Map<String, Value>, names: &[&'static str]) -> Result<(), FieldError> {
+pub(crate) fn require_all(
+    fields: &Map<String, Value>,
+    names: &[&'static str],
+) -> Result<(), FieldError> {
     let missing: Vec<&'static str> = names
         .iter()
         .copied()
@@ -394,6 +396,27 @@ fn hex_field<const N: usize>(
         )));
     }
     Ok(out)
+}
+
+/// The `nonce` field: 32 lowercase hex characters.
+pub(crate) fn nonce_field(fields: &Map<String, Value>) -> Result<Nonce, FieldError> {
+    hex_field(fields, "nonce").map(Nonce)
+}
+
+/// The `sig` field: 128 lowercase hex characters.
+pub(crate) fn sig_field(fields: &Map<String, Value>) -> Result<Signature, FieldError> {
+    hex_field(fields, "sig").map(|bytes| Signature::from_bytes(&bytes))
+}
+
+/// The `ts` field: an integer in 0..=2^64−1 (unix ms).
+pub(crate) fn ts_field(fields: &Map<String, Value>) -> Result<u64, FieldError> {
+    int_field(fields, "ts", u64::MAX)
+}
+
+/// The `port` field: an integer in 0..=65535.
+pub(crate) fn port_field(fields: &Map<String, Value>) -> Result<u16, FieldError> {
+    u16::try_from(int_field(fields, "port", u64::from(u16::MAX))?)
+        .map_err(|_| FieldError::Invalid("field `port` exceeds 65535".to_owned()))
 }
 
 fn int_field(fields: &Map<String, Value>, name: &str, max: u64) -> Result<u64, FieldError> {

@@ -27,7 +27,8 @@ pub struct TransportStats {
     /// The most connections served at once since the server started (high
     /// water mark of `connections_open`); never above `max_connections`.
     pub connections_peak: u64,
-    /// Lines answered with `ACK` or a signed ACK (HELLOs, unknown types).
+    /// Lines answered with `ACK` or a signed ACK (HELLOs, PINGs, BYEs,
+    /// unknown types).
     pub lines_acked: u64,
     /// Valid HELLO lines received: legacy and signed HELLOs that were
     /// accepted (and reported as [`InboundEvent`](crate::InboundEvent)s).
@@ -35,11 +36,22 @@ pub struct TransportStats {
     /// Of `hellos`, signed HELLOs that passed every check and were answered
     /// with a signed ACK (`docs/wire.md` §3.6).
     pub hellos_verified: u64,
+    /// Signed PINGs that passed every check and were answered with a signed
+    /// ACK (and reported as [`InboundEvent::Ping`](crate::InboundEvent::Ping);
+    /// `docs/wire.md` §3.7).
+    pub pings_verified: u64,
+    /// Signed BYEs that passed every check and were answered with a signed
+    /// ACK (and reported as [`InboundEvent::Bye`](crate::InboundEvent::Bye);
+    /// `docs/wire.md` §3.7).
+    pub byes_verified: u64,
     /// Replay-cache entries evicted to make room before they expired (more
-    /// than `replay_cache_capacity` signed HELLOs within the window).
+    /// than `replay_cache_capacity` signed HELLOs, PINGs and BYEs within the
+    /// window).
     pub replay_cache_evictions: u64,
     /// Well-formed lines the server does not act on (ACKed, ignored): an
-    /// unknown `type`, or an `ACK` object sent to the server.
+    /// unknown `type`, an `ACK` object sent to the server, or a signed PING
+    /// or BYE at a server without identity (it cannot check them, so it
+    /// answers `ACK` like the prototype and reports nothing).
     pub unknown_types: u64,
     /// Events that could not be delivered because the receiver was dropped.
     pub events_undelivered: u64,
@@ -48,7 +60,7 @@ pub struct TransportStats {
     /// for, so a flood cannot slow the server or the node down; the
     /// `rejected_*` counters still count every rejection).
     pub rejection_events_dropped: u64,
-    /// Source addresses forgotten by the HELLO rate limiter while their
+    /// Source addresses forgotten by the request rate limiter while their
     /// bucket was not yet full, because `rate_limit_sources` addresses were
     /// tracked (each starts again with a full bucket).
     pub rate_limit_evictions: u64,
@@ -69,46 +81,50 @@ pub struct TransportStats {
     /// Lines rejected: known `type` with invalid fields (e.g. a bad `from`,
     /// a `sig` that is not 128 lowercase hex characters).
     pub rejected_invalid_message: u64,
-    /// Lines rejected: a HELLO with some but not all of the signed fields.
+    /// Lines rejected: a HELLO with some but not all of the signed fields,
+    /// or an ACK, PING or BYE missing any of its fields.
     pub rejected_truncated_fields: u64,
-    /// Signed HELLOs rejected: the signature does not verify under `from`
-    /// (altered, or signed by another key: a spoofed `from`; Ed25519 cannot
-    /// tell the two apart).
+    /// Signed HELLOs, PINGs and BYEs rejected: the signature does not
+    /// verify under `from` (altered, or signed by another key: a spoofed
+    /// `from`; Ed25519 cannot tell the two apart).
     pub rejected_bad_signature: u64,
-    /// Signed HELLOs rejected: `to` is not this server's peer id.
+    /// Signed HELLOs, PINGs and BYEs rejected: `to` is not this server's
+    /// peer id.
     pub rejected_wrong_addressee: u64,
-    /// Signed HELLOs rejected: `ts` outside ± `timestamp_window` of the
-    /// server's clock (too old or in the future).
+    /// Signed HELLOs, PINGs and BYEs rejected: `ts` outside
+    /// ± `timestamp_window` of the server's clock (too old or in the future).
     pub rejected_stale_timestamp: u64,
-    /// Signed HELLOs rejected: the (from, nonce) pair was already accepted
-    /// within the window (a replay).
+    /// Signed HELLOs, PINGs and BYEs rejected: the (from, nonce) pair was
+    /// already accepted within the window (a replay, by any of the three).
     pub rejected_replayed_nonce: u64,
     /// Connections closed at once, unread and unanswered: their source IP
     /// address already had `max_connections_per_source` connections open.
     pub rejected_per_source_limit: u64,
-    /// HELLOs (legacy or signed) rejected without reply: their source IP
-    /// address exceeded its rate (`hello_rate_burst`, `hello_rate_per_sec`).
+    /// HELLOs (legacy or signed), PINGs and BYEs rejected without reply:
+    /// their source IP address exceeded its rate (`hello_rate_burst`,
+    /// `hello_rate_per_sec`; one bucket per source for all three).
     pub rejected_rate_limited: u64,
     /// Connections ended by a read or write error (reset, write timeout).
     pub io_errors: u64,
     /// `accept()` failures (e.g. out of file descriptors).
     pub accept_errors: u64,
-    /// Client: signed HELLOs answered by a signed ACK that passed every
-    /// check (the peer proved its id).
+    /// Client: signed HELLOs, PINGs and BYEs answered by a signed ACK that
+    /// passed every check (the peer proved its id).
     pub acks_verified: u64,
-    /// Client: signed HELLOs answered by a plain `ACK` (a prototype, or a
-    /// server without identity): acknowledged, not verified.
+    /// Client: signed HELLOs, PINGs and BYEs answered by a plain `ACK` (a
+    /// prototype, or a server without identity): acknowledged, not verified
+    /// (for a BYE: not understood).
     pub acks_unverified: u64,
     /// Client: signed ACKs from another peer id than the expected one.
     pub acks_rejected_wrong_peer: u64,
     /// Client: signed ACKs addressed to another peer id than this node's.
     pub acks_rejected_wrong_addressee: u64,
-    /// Client: signed ACKs whose nonce is not the HELLO's.
+    /// Client: signed ACKs whose nonce is not the request's.
     pub acks_rejected_nonce_mismatch: u64,
     /// Client: signed ACKs whose signature does not verify.
     pub acks_rejected_bad_signature: u64,
-    /// Client: replies to a signed HELLO that are neither `ACK` nor a valid
-    /// signed ACK line.
+    /// Client: replies to a signed HELLO, PING or BYE that are neither `ACK`
+    /// nor a valid signed ACK line.
     pub acks_rejected_malformed: u64,
 }
 
@@ -140,8 +156,8 @@ impl TransportStats {
         }
     }
 
-    /// Sum of all `acks_rejected_*` counters: replies to signed HELLOs this
-    /// node's client refused.
+    /// Sum of all `acks_rejected_*` counters: replies to signed requests
+    /// this node's client refused.
     pub fn acks_rejected_total(&self) -> u64 {
         self.acks_rejected_wrong_peer
             + self.acks_rejected_wrong_addressee
@@ -176,20 +192,23 @@ pub enum RejectReason {
     MissingType,
     /// A known `type` with invalid fields.
     InvalidMessage,
-    /// A HELLO with some but not all of the signed fields.
+    /// A HELLO with some but not all of the signed fields, or an ACK, PING
+    /// or BYE missing any of its fields.
     TruncatedFields,
-    /// A signed HELLO whose signature does not verify under `from`.
+    /// A signed HELLO, PING or BYE whose signature does not verify under
+    /// `from`.
     BadSignature,
-    /// A signed HELLO addressed to another peer id.
+    /// A signed HELLO, PING or BYE addressed to another peer id.
     WrongAddressee,
-    /// A signed HELLO whose `ts` is outside the window.
+    /// A signed HELLO, PING or BYE whose `ts` is outside the window.
     StaleTimestamp,
-    /// A signed HELLO whose (from, nonce) pair was already accepted.
+    /// A signed HELLO, PING or BYE whose (from, nonce) pair was already
+    /// accepted (by any of the three).
     ReplayedNonce,
     /// The source IP address already had `max_connections_per_source`
     /// connections open; closed at once, nothing read.
     PerSourceLimit,
-    /// A HELLO beyond its source IP address's rate
+    /// A HELLO, PING or BYE beyond its source IP address's rate
     /// (`hello_rate_burst`, `hello_rate_per_sec`).
     RateLimited,
 }
@@ -277,6 +296,8 @@ pub(crate) struct Counters {
     pub(crate) lines_acked: AtomicU64,
     pub(crate) hellos: AtomicU64,
     pub(crate) hellos_verified: AtomicU64,
+    pub(crate) pings_verified: AtomicU64,
+    pub(crate) byes_verified: AtomicU64,
     pub(crate) replay_cache_evictions: AtomicU64,
     pub(crate) unknown_types: AtomicU64,
     pub(crate) events_undelivered: AtomicU64,
@@ -325,7 +346,7 @@ impl Counters {
         self.connections_open.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Counts a refused reply to a signed HELLO: a failed check, or `None`
+    /// Counts a refused reply to a signed request: a failed check, or `None`
     /// for a malformed reply.
     pub(crate) fn reject_ack(&self, reason: Option<&AckRejection>) {
         Counters::bump(&self.acks_rejected[ack_rejection_index(reason)]);
@@ -342,6 +363,8 @@ impl Counters {
             lines_acked: get(&self.lines_acked),
             hellos: get(&self.hellos),
             hellos_verified: get(&self.hellos_verified),
+            pings_verified: get(&self.pings_verified),
+            byes_verified: get(&self.byes_verified),
             replay_cache_evictions: get(&self.replay_cache_evictions),
             unknown_types: get(&self.unknown_types),
             events_undelivered: get(&self.events_undelivered),

@@ -167,7 +167,7 @@ async fn send_line_of_an_unknown_type_is_acked() {
     let (server, _events) = start(TransportConfig::default()).await;
     send_line(
         server.local_addr(),
-        r#"{"type":"PING"}"#,
+        r#"{"type":"STATUS"}"#,
         &TransportConfig::default(),
     )
     .await

@@ -143,7 +143,7 @@ async fn silent_and_slow_connections_time_out() {
 async fn unknown_type_is_acked_and_counted() {
     let (server, mut events) = start(TransportConfig::default()).await;
     assert_eq!(
-        raw_exchange(server.local_addr(), b"{\"type\":\"PING\"}\n", true).await,
+        raw_exchange(server.local_addr(), b"{\"type\":\"STATUS\"}\n", true).await,
         b"ACK\n"
     );
     let stats = server.stats();
@@ -225,7 +225,7 @@ async fn several_lines_on_one_connection_are_acked_in_order() {
     }
     // Pipelined in one write, then a bad line that ends the connection.
     let mut batch = hello_line(&peer(4)).into_bytes();
-    batch.extend_from_slice(b"{\"type\":\"PING\"}\n");
+    batch.extend_from_slice(b"{\"type\":\"STATUS\"}\n");
     batch.extend_from_slice(hello_line(&peer(5)).as_bytes());
     batch.extend_from_slice(b"garbage\n");
     batch.extend_from_slice(hello_line(&peer(6)).as_bytes());
