@@ -12,8 +12,8 @@ use tazcom_identity::{PeerId, PeerIdError};
 /// `addrs`, and the other TXT keys are kept in `txt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInfo {
-    /// The peer id the peer claims (TXT `id`). Unproven: the plain HELLO/ACK
-    /// greeting carries no signature.
+    /// The peer id the peer claims (TXT `id`). Discovery does not prove it;
+    /// the node's signed greeting does (docs/node.md, "What is verified").
     pub peer_id: PeerId,
     /// Where the peer's TCP listener can be reached, sorted (IPv4 before
     /// IPv6), never empty. IPv6 link-local addresses carry the interface
@@ -56,22 +56,42 @@ pub enum DiscoveryEvent {
         /// Why it was refused.
         reason: RejectReason,
     },
+    /// A peer is probing for its records (RFC 6762 §8.1): it is starting up
+    /// (or re-registering) and will announce itself about 1 s later, when
+    /// `Discovered` follows. Only the mDNS source reports it, and only when
+    /// [`MdnsConfig::probe_hints`](crate::MdnsConfig::probe_hints) is on.
+    ///
+    /// The data are the *proposed* records of the probe's Authority section
+    /// (RFC 6762 §8.2): TXT `id`, SRV port, A/AAAA addresses (the packet's
+    /// source address when the probe has no A record). They are unconfirmed
+    /// (the probe may lose a conflict and be renamed, RFC 6762 §9, e.g.
+    /// `TAZCOM Node 1a2b3c4d (2)`), and the source keeps none of them: no
+    /// `Removed` follows a hint, and `Discovered` still comes when the peer
+    /// announces. Act on a hint only by checking it, e.g. by greeting the
+    /// address and registering the peer once its signed reply proves the id
+    /// (docs/node.md). The same probing is reported at most once per 2 s.
+    Probing(PeerInfo),
 }
 
 impl DiscoveryEvent {
     /// The instance label the event is about.
     pub fn instance_name(&self) -> &str {
         match self {
-            DiscoveryEvent::Discovered(info) | DiscoveryEvent::Updated(info) => &info.instance_name,
+            DiscoveryEvent::Discovered(info)
+            | DiscoveryEvent::Updated(info)
+            | DiscoveryEvent::Probing(info) => &info.instance_name,
             DiscoveryEvent::Removed { instance_name, .. }
             | DiscoveryEvent::Rejected { instance_name, .. } => instance_name,
         }
     }
 
-    /// The peer id the event is about, when known.
+    /// The peer id the event is about, when known (for `Probing`, the
+    /// unconfirmed id the probe proposes).
     pub fn peer_id(&self) -> Option<PeerId> {
         match self {
-            DiscoveryEvent::Discovered(info) | DiscoveryEvent::Updated(info) => Some(info.peer_id),
+            DiscoveryEvent::Discovered(info)
+            | DiscoveryEvent::Updated(info)
+            | DiscoveryEvent::Probing(info) => Some(info.peer_id),
             DiscoveryEvent::Removed { peer_id, .. } => *peer_id,
             DiscoveryEvent::Rejected { .. } => None,
         }

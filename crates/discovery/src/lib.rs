@@ -62,13 +62,18 @@
 //! - [`MdnsDiscovery`] with [`MdnsConfig`]: publishes `TAZCOM Node <short id>`
 //!   under `_tazcom._tcp.local.` with TXT `id=<64 hex>` and browses for the
 //!   same type; interoperates with the Python prototype (python-zeroconf).
+//!   It also reads the probes of starting peers (RFC 6762 §8.1) and reports
+//!   them as [`DiscoveryEvent::Probing`] hints, about 1 s before they are
+//!   `Discovered` ([`MdnsConfig::probe_hints`], IPv4 only).
 //! - [`StaticDiscovery`]: a fixed list of [`StaticPeer`]s.
 //! - [`wire`]: the published names and TXT keys (docs/wire.md).
 //!
 //! Received data is never trusted: an instance with a missing or invalid
 //! TXT `id` becomes [`DiscoveryEvent::Rejected`], is counted in
-//! [`DiscoveryStats`] and logged. A discovered peer id is only a claim: the
-//! plain HELLO/ACK greeting does not prove it. See docs/discovery.md.
+//! [`DiscoveryStats`] and logged. A discovered peer id is only a claim,
+//! proven by the node's signed greeting (docs/node.md); a `Probing` hint is
+//! not even announced yet and should lead to nothing but such a check. See
+//! docs/discovery.md.
 
 mod error;
 mod event;

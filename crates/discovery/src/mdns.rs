@@ -6,13 +6,21 @@
 //! the configured service type, SRV to host `<short id>.local.` on our TCP
 //! port, A/AAAA records for the addresses of the selected interfaces, and
 //! TXT `id=<64 hex>` followed by the extra entries.
+//!
+//! With `probe_hints` on, a second socket reads the probes of starting
+//! peers (RFC 6762 §8.1) and reports them early as unconfirmed `Probing`
+//! hints (`probe.rs`, `probe_listener.rs`).
 
 mod browser;
 mod config;
 pub(crate) mod convert;
 mod interfaces;
+pub(crate) mod probe;
+mod probe_dedup;
+mod probe_listener;
 mod table;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +42,8 @@ use crate::source::{Discovery, LocalService};
 use crate::stats::{DiscoveryStats, StatsCounter};
 use crate::wire;
 use browser::BrowserTask;
+use probe::ProbeParser;
+use probe_listener::ProbeTask;
 use table::PeerTable;
 
 /// After the first goodbye, `mdns-sd` repeats it 120 ms later (RFC 6762
@@ -47,6 +57,9 @@ const GOODBYE_REPEAT_WAIT: Duration = Duration::from_millis(150);
 /// known; `Updated` when they change; `Removed` on goodbye or expiry;
 /// `Rejected` for instances with a missing or invalid TXT `id` (also counted
 /// and logged). Our own announcements (TXT `id` equal to ours) are ignored.
+/// With [`MdnsConfig::probe_hints`] (the default), `Probing` reports a
+/// starting peer from its probes, before it is `Discovered`; such a hint is
+/// unconfirmed.
 ///
 /// Dropping a running `MdnsDiscovery` tells the daemon to exit (it still
 /// sends goodbyes) without waiting; call [`Discovery::shutdown`] to wait.
@@ -62,6 +75,8 @@ struct Running {
     fullname: String,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    /// The probe listener, when hints are on and its socket could be set up.
+    probes: Option<ProbeTask>,
 }
 
 impl MdnsDiscovery {
@@ -87,12 +102,14 @@ impl MdnsDiscovery {
         self.running.is_some()
     }
 
-    /// Configures a fresh daemon, subscribes, registers and spawns the task.
+    /// Configures a fresh daemon, subscribes, registers and spawns the
+    /// tasks. `addresses` are those of the selected interfaces.
     fn launch(
         &self,
         daemon: &ServiceDaemon,
         local: &LocalService,
         txt: &[(String, String)],
+        addresses: &[(String, IpAddr)],
     ) -> Result<(Running, mpsc::Receiver<DiscoveryEvent>), DiscoveryError> {
         let refused = |operation| move |source| DiscoveryError::Daemon { operation, source };
         let ty = &self.config.service_type;
@@ -116,6 +133,17 @@ impl MdnsDiscovery {
         info!(instance = %instance, service_type = %ty, port = local.port, "mDNS service published");
 
         let (events_tx, events_rx) = mpsc::channel(self.config.event_capacity);
+        let probes = self.config.probe_hints.then(|| {
+            let parser = ProbeParser::new(ty, local.peer_id);
+            let port = self.config.mdns_port;
+            ProbeTask::spawn(
+                port,
+                addresses,
+                parser,
+                self.stats.clone(),
+                events_tx.clone(),
+            )
+        });
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = BrowserTask {
             table: PeerTable::new(local.peer_id, instance, ty.clone(), self.stats.clone()),
@@ -129,6 +157,7 @@ impl MdnsDiscovery {
             fullname,
             stop: stop_tx,
             task,
+            probes: probes.flatten(),
         };
         Ok((running, events_rx))
     }
@@ -168,11 +197,11 @@ impl Discovery for MdnsDiscovery {
             });
         }
         let txt = local.txt_entries()?;
-        interfaces::selected_addresses(&self.config.interfaces)?;
+        let addresses = interfaces::selected_addresses(&self.config.interfaces)?;
         let port = self.config.mdns_port;
         let daemon = ServiceDaemon::new_with_port(port)
             .map_err(|source| DiscoveryError::DaemonStart { port, source })?;
-        match self.launch(&daemon, &local, &txt) {
+        match self.launch(&daemon, &local, &txt, &addresses) {
             Ok((running, events)) => {
                 self.running = Some(running);
                 Ok(events)
@@ -188,7 +217,8 @@ impl Discovery for MdnsDiscovery {
 
     /// Withdraws our service and stops, in order: unregister and wait until
     /// the goodbye (TTL 0 records, RFC 6762 §10.1) and its repeat are sent;
-    /// stop the browser task and browsing (the event stream then ends);
+    /// stop the browser task, the probe listener and browsing (the event
+    /// stream then ends);
     /// tell the daemon to exit and wait for its confirmation. All steps
     /// together are bounded by [`MdnsConfig::shutdown_timeout`]; every step
     /// is attempted even if an earlier one failed, and the first failure is
@@ -223,6 +253,7 @@ impl Running {
             fullname,
             stop,
             mut task,
+            probes,
         } = self;
         let deadline = Instant::now() + timeout;
         let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
@@ -244,6 +275,10 @@ impl Running {
                 Err(timed_out("browser task"))
             }
         };
+        // Hints are advisory: a late listener is aborted, not an error.
+        if let Some(probes) = probes {
+            probes.stop(deadline).await;
+        }
 
         let exit = exit_daemon(&daemon, deadline)
             .await
@@ -313,6 +348,9 @@ impl Drop for MdnsDiscovery {
     fn drop(&mut self) {
         if let Some(running) = self.running.take() {
             running.task.abort();
+            if let Some(probes) = &running.probes {
+                probes.abort();
+            }
             // The daemon's exit sends goodbyes for what is still registered.
             if let Err(e) = running.daemon.shutdown() {
                 debug!(error = %e, "mDNS daemon already gone when dropped");

@@ -19,6 +19,19 @@ pub struct DiscoveryStats {
     pub rejected: u64,
     /// Announcements of our own peer id that were ignored (self-filtering).
     pub self_ignored: u64,
+    /// `Probing` events emitted (probe hints, after de-duplication).
+    pub probe_hints: u64,
+    /// Service records in received mDNS probes that gave no hint: another
+    /// service type, a missing or invalid TXT `id`, SRV port 0, a non-UTF-8
+    /// instance label, or our own peer id (we hear our own probes).
+    pub probe_hints_ignored: u64,
+    /// Packets received by the probe listener that are not valid DNS
+    /// messages (RFC 1035 §4); logged at `debug`.
+    pub probe_packets_malformed: u64,
+    /// Failures of the probe listener's socket: creating, binding or
+    /// joining it on an interface (one count per interface), or receiving.
+    /// Logged at `warn`; discovery goes on without (some) hints.
+    pub probe_socket_errors: u64,
 }
 
 /// Shared, lock-free counters behind [`DiscoveryStats`].
@@ -29,6 +42,10 @@ pub(crate) struct StatsCounter {
     removed: AtomicU64,
     rejected: AtomicU64,
     self_ignored: AtomicU64,
+    probe_hints: AtomicU64,
+    probe_hints_ignored: AtomicU64,
+    probe_packets_malformed: AtomicU64,
+    probe_socket_errors: AtomicU64,
 }
 
 impl StatsCounter {
@@ -39,6 +56,7 @@ impl StatsCounter {
             DiscoveryEvent::Updated(_) => &self.updated,
             DiscoveryEvent::Removed { .. } => &self.removed,
             DiscoveryEvent::Rejected { .. } => &self.rejected,
+            DiscoveryEvent::Probing(_) => &self.probe_hints,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -46,6 +64,21 @@ impl StatsCounter {
     /// Counts one ignored announcement of our own id.
     pub(crate) fn count_self_ignored(&self) {
         self.self_ignored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts `n` service records in probes that gave no hint.
+    pub(crate) fn count_probe_hints_ignored(&self, n: u64) {
+        self.probe_hints_ignored.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts one packet on the probe socket that is not DNS.
+    pub(crate) fn count_probe_packet_malformed(&self) {
+        self.probe_packets_malformed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one failure of the probe socket.
+    pub(crate) fn count_probe_socket_error(&self) {
+        self.probe_socket_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Reads all counters (each is read atomically, not all together).
@@ -56,6 +89,10 @@ impl StatsCounter {
             removed: self.removed.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             self_ignored: self.self_ignored.load(Ordering::Relaxed),
+            probe_hints: self.probe_hints.load(Ordering::Relaxed),
+            probe_hints_ignored: self.probe_hints_ignored.load(Ordering::Relaxed),
+            probe_packets_malformed: self.probe_packets_malformed.load(Ordering::Relaxed),
+            probe_socket_errors: self.probe_socket_errors.load(Ordering::Relaxed),
         }
     }
 }

@@ -269,8 +269,12 @@ async fn bad_txt_ids_are_rejected_and_counted_valid_peers_still_found() {
 
     let mut seen = Vec::new();
     let deadline = Instant::now() + DISCOVERY_WAIT;
+    // Probe hints (`Probing`) come first for "good"; wait for its `Discovered`.
     let all_seen = |seen: &[DiscoveryEvent]| {
-        let has = |name: &str| seen.iter().any(|e| e.instance_name() == name);
+        let has = |name: &str| {
+            seen.iter()
+                .any(|e| e.instance_name() == name && !matches!(e, DiscoveryEvent::Probing(_)))
+        };
         has("bad id") && has("no id") && has("good")
     };
     while !all_seen(&seen) && Instant::now() < deadline {

@@ -52,6 +52,23 @@ pub struct MdnsConfig {
     /// Capacity of the event channel returned by `start` (events).
     /// Default 256.
     pub event_capacity: usize,
+    /// Report [`DiscoveryEvent::Probing`](crate::DiscoveryEvent::Probing)
+    /// hints. Default `true`.
+    ///
+    /// A starting peer probes for its names three times, 250 ms apart
+    /// (RFC 6762 §8.1), before it announces them, so `Discovered` comes
+    /// about 1 s after it starts. Each probe already carries the records it
+    /// proposes in its Authority section (RFC 6762 §8.2): SRV port, TXT `id`,
+    /// A/AAAA. With this on, the source listens to the probes of its service
+    /// type on a second UDP socket (IPv4 only, bound to 224.0.0.251 on
+    /// [`mdns_port`](Self::mdns_port), joined on the selected interfaces'
+    /// IPv4 addresses) and reports them as hints. RFC 6762 forbids caching
+    /// proposed records as answers, and none are cached: a hint is
+    /// unconfirmed, to be checked (greeted and verified) before use. If the
+    /// socket cannot be set up, a warning is logged, counted in
+    /// [`DiscoveryStats::probe_socket_errors`](crate::DiscoveryStats::probe_socket_errors),
+    /// and discovery runs without hints. See docs/discovery.md, "Probe hints".
+    pub probe_hints: bool,
 }
 
 impl Default for MdnsConfig {
@@ -62,6 +79,7 @@ impl Default for MdnsConfig {
             interfaces: InterfaceSelection::AllNonLoopback,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             event_capacity: DEFAULT_EVENT_CAPACITY,
+            probe_hints: true,
         }
     }
 }
@@ -98,6 +116,12 @@ impl MdnsConfig {
     /// Sets the capacity of the event channel (events).
     pub fn with_event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity;
+        self
+    }
+
+    /// Turns [`probe_hints`](Self::probe_hints) on or off.
+    pub fn with_probe_hints(mut self, on: bool) -> Self {
+        self.probe_hints = on;
         self
     }
 
@@ -254,6 +278,8 @@ mod tests {
             "shutdown_timeout"
         );
         assert_eq!(field_of(base().with_event_capacity(0)), "event_capacity");
+        assert!(base().probe_hints, "probe hints are on by default");
+        assert!(!base().with_probe_hints(false).probe_hints);
         assert!(base()
             .with_interfaces(["lo"])
             .with_mdns_port(5454)

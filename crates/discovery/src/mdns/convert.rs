@@ -1,6 +1,8 @@
 //! Turns `mdns-sd` records into [`PeerInfo`]: instance label, TXT `id`,
-//! TXT map and socket addresses. Everything here is input from the network:
-//! nothing panics, bad data becomes a [`RejectReason`].
+//! TXT map and socket addresses. The TXT and port checks are shared with
+//! the probe hints (`probe.rs`), so both paths accept and refuse the same
+//! records. Everything here is input from the network: nothing panics, bad
+//! data becomes a [`RejectReason`].
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::{SocketAddr, SocketAddrV6};
@@ -30,12 +32,54 @@ pub(crate) fn instance_label<'a>(fullname: &'a str, service_type: &str) -> &'a s
     }
 }
 
-/// The peer id from the TXT `id` key (key case-insensitive, RFC 6763 §6.4).
-pub(crate) fn peer_id_from_txt(txt: &TxtProperties) -> Result<PeerId, RejectReason> {
-    let value = txt
-        .get_property_val(TXT_ID_KEY)
-        .ok_or(RejectReason::MissingId)?
-        .unwrap_or_default();
+/// What a TXT record says: the peer id (TXT `id`) and all entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TxtFields {
+    pub(crate) peer_id: PeerId,
+    /// All entries, keys lowercased; see [`PeerInfo::txt`].
+    pub(crate) txt: BTreeMap<String, String>,
+}
+
+/// Reads the entries of one TXT record (RFC 6763 §6), each a key and, when
+/// the entry holds `=`, the value bytes, whoever decoded the record
+/// (`mdns-sd` for resolved services, `simple-dns` for probes). Keys are
+/// case-insensitive and only the first entry of a key counts (RFC 6763
+/// §6.4); the map holds the keys lowercased, a key without value as `""`,
+/// and leaves out values that are not UTF-8.
+///
+/// Errors: [`RejectReason::MissingId`], [`RejectReason::NonUtf8Id`] or
+/// [`RejectReason::InvalidId`] when the `id` entry is absent or not a
+/// 64 lowercase hex peer id (docs/wire.md).
+pub(crate) fn txt_fields<'a>(
+    entries: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>,
+) -> Result<TxtFields, RejectReason> {
+    let mut seen = HashSet::new();
+    let mut id_value = None;
+    let mut txt = BTreeMap::new();
+    for (key, value) in entries {
+        let key = key.to_ascii_lowercase();
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        if key == TXT_ID_KEY {
+            id_value = Some(value.unwrap_or_default());
+        }
+        match value.map(std::str::from_utf8) {
+            None => {
+                txt.insert(key, String::new());
+            }
+            Some(Ok(value)) => {
+                txt.insert(key, value.to_string());
+            }
+            Some(Err(_)) => debug!(key = %key, "TXT value is not UTF-8; left out"),
+        }
+    }
+    let peer_id = parse_id(id_value.ok_or(RejectReason::MissingId)?)?;
+    Ok(TxtFields { peer_id, txt })
+}
+
+/// The peer id in a TXT `id` value.
+fn parse_id(value: &[u8]) -> Result<PeerId, RejectReason> {
     let value = std::str::from_utf8(value).map_err(|_| RejectReason::NonUtf8Id)?;
     value.parse().map_err(|source| RejectReason::InvalidId {
         value: value.to_string(),
@@ -43,24 +87,18 @@ pub(crate) fn peer_id_from_txt(txt: &TxtProperties) -> Result<PeerId, RejectReas
     })
 }
 
-/// All TXT entries with lowercased keys; a key without value maps to `""`,
-/// non-UTF-8 values are left out.
-pub(crate) fn txt_map(txt: &TxtProperties) -> BTreeMap<String, String> {
-    txt.iter()
-        .filter_map(|p| {
-            let value = match p.val() {
-                None => String::new(),
-                Some(bytes) => match std::str::from_utf8(bytes) {
-                    Ok(s) => s.to_string(),
-                    Err(_) => {
-                        debug!(key = p.key(), "TXT value is not UTF-8; left out");
-                        return None;
-                    }
-                },
-            };
-            Some((p.key().to_ascii_lowercase(), value))
-        })
-        .collect()
+/// [`txt_fields`] of a TXT record decoded by `mdns-sd`.
+pub(crate) fn txt_fields_of(txt: &TxtProperties) -> Result<TxtFields, RejectReason> {
+    txt_fields(txt.iter().map(|p| (p.key(), p.val())))
+}
+
+/// The SRV port, refused when 0 (no TCP listener can be there).
+pub(crate) fn check_port(port: u16) -> Result<u16, RejectReason> {
+    if port == 0 {
+        Err(RejectReason::ZeroPort)
+    } else {
+        Ok(port)
+    }
 }
 
 /// One socket address per IP, sorted; IPv6 link-local addresses get the
@@ -96,15 +134,13 @@ pub(crate) fn peer_info(
     resolved: &ResolvedService,
     service_type: &str,
 ) -> Result<PeerInfo, RejectReason> {
-    let peer_id = peer_id_from_txt(&resolved.txt_properties)?;
-    if resolved.port == 0 {
-        return Err(RejectReason::ZeroPort);
-    }
+    let TxtFields { peer_id, txt } = txt_fields_of(&resolved.txt_properties)?;
+    let port = check_port(resolved.port)?;
     Ok(PeerInfo {
         peer_id,
-        addrs: socket_addrs(&resolved.addresses, resolved.port),
+        addrs: socket_addrs(&resolved.addresses, port),
         instance_name: instance_label(&resolved.fullname, service_type).to_string(),
-        txt: txt_map(&resolved.txt_properties),
+        txt,
     })
 }
 
@@ -190,7 +226,30 @@ mod tests {
     #[test]
     fn non_utf8_id_is_rejected() {
         let txt = TxtProperties::from(&b"\x05id=\xff\xfe"[..]);
-        assert_eq!(peer_id_from_txt(&txt), Err(RejectReason::NonUtf8Id));
-        assert!(txt_map(&txt).is_empty());
+        assert_eq!(txt_fields_of(&txt), Err(RejectReason::NonUtf8Id));
+    }
+
+    #[test]
+    fn txt_keys_are_case_insensitive_and_the_first_counts() {
+        let id = "ab".repeat(32);
+        let other = "cd".repeat(32);
+        let entries = [
+            ("ID", Some(id.as_bytes())),
+            ("id", Some(other.as_bytes())),
+            ("Flag", None),
+            ("bin", Some(&b"\xff"[..])),
+        ];
+        let fields = txt_fields(entries).unwrap();
+        assert_eq!(fields.peer_id.to_string(), id);
+        assert_eq!(fields.txt.get("id"), Some(&id));
+        assert_eq!(fields.txt.get("flag").map(String::as_str), Some(""));
+        assert!(!fields.txt.contains_key("bin"), "non-UTF-8 value left out");
+        assert_eq!(
+            txt_fields([("id", None)]),
+            Err(RejectReason::InvalidId {
+                value: String::new(),
+                source: "".parse::<PeerId>().unwrap_err()
+            })
+        );
     }
 }
