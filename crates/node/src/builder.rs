@@ -18,6 +18,7 @@ use tracing::Instrument;
 use crate::caps::{self, PROTOCOL_VERSION};
 use crate::error::NodeError;
 use crate::event::NodeEvent;
+use crate::liveness::{self, LivenessPolicy};
 use crate::metrics::Counters;
 use crate::node::{Node, Running, StartedSource};
 use crate::observers::ObserverSpec;
@@ -56,6 +57,7 @@ pub struct NodeBuilder {
     registry: Option<PeerRegistry>,
     capabilities: Capabilities,
     greeting: GreetingPolicy,
+    liveness: LivenessPolicy,
     event_capacity: usize,
     observers: ObserverSpec,
 }
@@ -73,6 +75,7 @@ impl Default for NodeBuilder {
                 protocol_version: PROTOCOL_VERSION,
             },
             greeting: GreetingPolicy::default(),
+            liveness: LivenessPolicy::default(),
             event_capacity: DEFAULT_EVENT_CAPACITY,
             observers: ObserverSpec::default(),
         }
@@ -143,6 +146,15 @@ impl NodeBuilder {
         self
     }
 
+    /// How known peers are checked for liveness (default
+    /// [`LivenessPolicy::default`]: a signed PING to a peer not heard from
+    /// for 5 s, removal after 2 unanswered rounds;
+    /// [`LivenessPolicy::disabled`] to rely on goodbyes and record expiry).
+    pub fn liveness(mut self, policy: LivenessPolicy) -> Self {
+        self.liveness = policy;
+        self
+    }
+
     /// Keep a Kademlia routing table of the peers (`tazcom_dht`, k-buckets by
     /// XOR distance from this node's id): [`Node::dht`]. Feature `dht`.
     #[cfg(feature = "dht")]
@@ -181,11 +193,19 @@ impl NodeBuilder {
     /// # Errors
     /// [`NodeError::Identity`] (key file), [`NodeError::Transport`] (bind),
     /// [`NodeError::Discovery`] (a source failed to start; those already
-    /// started are shut down), [`NodeError::Config`].
+    /// started are shut down), [`NodeError::Config`] (event capacity 0, an
+    /// enabled liveness policy with a zero interval or timeout).
     pub async fn start(self) -> Result<Node, NodeError> {
         if self.event_capacity == 0 {
             return Err(NodeError::Config(
                 "event_capacity must be at least 1".into(),
+            ));
+        }
+        if self.liveness.enabled
+            && (self.liveness.interval.is_zero() || self.liveness.timeout.is_zero())
+        {
+            return Err(NodeError::Config(
+                "liveness interval and timeout must be non-zero; use LivenessPolicy::disabled() to turn checks off".into(),
             ));
         }
         let identity = Arc::new(match self.identity {
@@ -214,6 +234,7 @@ impl NodeBuilder {
             )
         });
         let (events, first_events) = broadcast::channel(self.event_capacity);
+        let cancel = CancellationToken::new();
         let shared: SharedRef = Arc::new(Shared {
             peer_id: identity.peer_id(),
             registry,
@@ -222,8 +243,13 @@ impl NodeBuilder {
             greeter,
             greeting: self.greeting,
             greeted: Mutex::new(HashMap::new()),
+            hinted: Mutex::new(HashMap::new()),
+            departed: Mutex::default(),
+            heard: Mutex::default(),
+            liveness: self.liveness,
             tasks: Tasks::new(tracing::info_span!("node", peer = %identity.peer_id().short())),
-            cancel: CancellationToken::new(),
+            departing: cancel.child_token(),
+            cancel,
             registry_writes: tokio::sync::Mutex::new(()),
         });
         spawn_inbound(&shared, inbound_rx);
@@ -245,6 +271,7 @@ impl NodeBuilder {
                 return Err(e);
             }
         };
+        liveness::spawn(&shared);
         tracing::info!(parent: shared.tasks.span(), peer = %shared.peer_id, addr = %local_addr, "node ready");
         shared.emit(NodeEvent::Ready {
             peer: shared.peer_id,

@@ -8,13 +8,20 @@ use tazcom_identity::PeerId;
 use tazcom_registry::{PeerEntry, Source, Upsert};
 
 use crate::caps;
-use crate::event::NodeEvent;
+use crate::event::{NodeEvent, RemovalReason};
 use crate::greeting;
+use crate::hints;
+use crate::liveness;
 use crate::metrics::Counters;
 use crate::shared::SharedRef;
 
 /// Handles one event from a discovery source of kind `source`.
 pub(crate) async fn handle(shared: &SharedRef, source: Source, event: DiscoveryEvent) {
+    if let DiscoveryEvent::Probing(info) = event {
+        // A hint, not an announcement: checked by a greeting before it
+        // changes the registry.
+        return hints::on_probe(shared, info);
+    }
     let _writes = shared.registry_writes.lock().await;
     match event {
         DiscoveryEvent::Discovered(info) | DiscoveryEvent::Updated(info) => {
@@ -42,6 +49,10 @@ async fn seen(shared: &SharedRef, source: Source, info: PeerInfo) {
     if info.peer_id == shared.peer_id {
         return;
     }
+    if shared.departed().contains(&info.peer_id) {
+        tracing::debug!(peer = %info.peer_id, "announcement of a peer that said BYE; ignored");
+        return;
+    }
     let addrs = ordered(info.addrs);
     let previous = shared.registry.get(&info.peer_id);
     let mut entry = PeerEntry::new(info.peer_id, source);
@@ -55,10 +66,14 @@ async fn seen(shared: &SharedRef, source: Source, info: PeerInfo) {
         .is_some_and(|p| p.verified && p.addrs == addrs);
     let peer = info.peer_id;
     match shared.registry.upsert(entry).await {
-        Ok(Upsert::Added) => shared.emit(NodeEvent::Discovered {
-            peer,
-            addrs: addrs.clone(),
-        }),
+        Ok(Upsert::Added) => {
+            shared.heard().heard(peer, &shared.liveness);
+            shared.emit(NodeEvent::Discovered {
+                peer,
+                addrs: addrs.clone(),
+                source,
+            });
+        }
         Ok(Upsert::Updated) => shared.emit(NodeEvent::Updated {
             peer,
             addrs: addrs.clone(),
@@ -75,6 +90,9 @@ async fn seen(shared: &SharedRef, source: Source, info: PeerInfo) {
 
 /// A DNS-SD instance left: remove whoever holds its name.
 async fn removed(shared: &SharedRef, instance_name: &str, peer_id: Option<PeerId>) {
+    if let Some(id) = &peer_id {
+        shared.departed().clear(id);
+    }
     let result = match shared.registry.remove_by_instance(instance_name).await {
         Ok(None) => match peer_id {
             // The name index moved to another peer; remove by id only if that
@@ -93,9 +111,10 @@ async fn removed(shared: &SharedRef, instance_name: &str, peer_id: Option<PeerId
     };
     match result {
         Ok(Some(entry)) => {
-            greeting::forget(shared, &entry.peer_id);
+            liveness::forget(shared, &entry.peer_id);
             shared.emit(NodeEvent::Removed {
                 peer: entry.peer_id,
+                reason: RemovalReason::Withdrawn,
             });
         }
         Ok(None) => tracing::debug!(instance = instance_name, "removal of an unknown instance"),
@@ -107,7 +126,7 @@ async fn removed(shared: &SharedRef, instance_name: &str, peer_id: Option<PeerId
 }
 
 /// IPv4 addresses first (the prototype listens on IPv4), order otherwise kept.
-fn ordered(mut addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+pub(crate) fn ordered(mut addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     addrs.sort_by_key(SocketAddr::is_ipv6);
     addrs.dedup();
     addrs

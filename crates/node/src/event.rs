@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tazcom_identity::PeerId;
+use tazcom_registry::Source;
 
 /// One thing that happened in a node, in the order it happened.
 ///
@@ -23,8 +24,14 @@ pub enum NodeEvent {
     Discovered {
         /// The peer.
         peer: PeerId,
-        /// Its announced addresses (TCP listener), IPv4 first.
+        /// Its addresses (TCP listener), IPv4 first: as announced, or the
+        /// one address it proved its key at.
         addrs: Vec<SocketAddr>,
+        /// How: [`Source::Mdns`] (its DNS-SD records, or its mDNS probe
+        /// confirmed by a signed ACK), [`Source::Static`], or
+        /// [`Source::Greeting`] (it greeted us with a verified signed HELLO
+        /// or PING before discovery reported it).
+        source: Source,
     },
     /// A known peer's announcement changed (addresses, TXT).
     Updated {
@@ -33,10 +40,12 @@ pub enum NodeEvent {
         /// Its addresses now.
         addrs: Vec<SocketAddr>,
     },
-    /// A peer left (goodbye, expiry) and was removed from the registry.
+    /// A peer left and was removed from the registry.
     Removed {
         /// The peer.
         peer: PeerId,
+        /// Why it was removed.
+        reason: RemovalReason,
     },
     /// Our signed HELLO to a peer was acknowledged.
     HelloAcked {
@@ -83,4 +92,31 @@ pub enum NodeEvent {
     },
     /// The node shut down; no event follows.
     Stopped,
+}
+
+/// Why a peer was removed ([`NodeEvent::Removed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RemovalReason {
+    /// Its discovery source withdrew it: an mDNS goodbye (TTL 0 records,
+    /// RFC 6762 §10.1, acted on after the 1 s it requires) or the expiry of
+    /// its records.
+    Withdrawn,
+    /// It said goodbye itself with a verified signed BYE (`docs/wire.md`
+    /// §3.7) as it shut down.
+    Bye,
+    /// It stopped answering liveness checks ([`LivenessPolicy`](crate::LivenessPolicy)).
+    Unreachable,
+}
+
+impl RemovalReason {
+    /// The lowercase name used in logs and JSON: `withdrawn`, `bye`,
+    /// `unreachable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Withdrawn => "withdrawn",
+            Self::Bye => "bye",
+            Self::Unreachable => "unreachable",
+        }
+    }
 }

@@ -16,7 +16,7 @@ use crate::shared::SharedRef;
 /// Starts greeting `peer` at `addrs` unless it was already greeted at this
 /// exact address set.
 pub(crate) fn greet_if_new(shared: &SharedRef, peer: PeerId, addrs: &[SocketAddr]) {
-    if addrs.is_empty() {
+    if addrs.is_empty() || shared.departing.is_cancelled() {
         return;
     }
     {
@@ -30,10 +30,10 @@ pub(crate) fn greet_if_new(shared: &SharedRef, peer: PeerId, addrs: &[SocketAddr
     let span = tracing::debug_span!(parent: shared.tasks.span(), "greet", peer = %peer.short());
     shared.tasks.spawn(
         async move {
-            let cancel = task_shared.cancel.clone();
+            let departing = task_shared.departing.clone();
             tokio::select! {
                 () = greet(&task_shared, peer, &addrs) => {}
-                () = cancel.cancelled() => {}
+                () = departing.cancelled() => {}
             }
         }
         .instrument(span),
@@ -77,7 +77,13 @@ async fn greet(shared: &SharedRef, peer: PeerId, addrs: &[SocketAddr]) {
 
 /// Counts and reports an acknowledged greeting; a verified one first marks
 /// the peer's entry verified.
-async fn acknowledged(shared: &SharedRef, peer: PeerId, addr: SocketAddr, greeting: Greeting) {
+pub(crate) async fn acknowledged(
+    shared: &SharedRef,
+    peer: PeerId,
+    addr: SocketAddr,
+    greeting: Greeting,
+) {
+    shared.heard().answered(peer, &shared.liveness);
     Counters::inc(&shared.counters.hellos_acked);
     let verified = greeting.is_verified();
     if verified {

@@ -61,11 +61,14 @@
 
 mod builder;
 pub mod caps;
+mod departure;
 mod discovery_events;
 mod error;
 mod event;
 mod greeting;
+mod hints;
 mod inbound;
+mod liveness;
 mod metrics;
 mod node;
 mod observers;
@@ -74,7 +77,8 @@ mod tasks;
 
 pub use builder::{NodeBuilder, DEFAULT_EVENT_CAPACITY};
 pub use error::NodeError;
-pub use event::NodeEvent;
+pub use event::{NodeEvent, RemovalReason};
+pub use liveness::LivenessPolicy;
 pub use metrics::NodeMetrics;
 pub use node::Node;
 pub use shared::GreetingPolicy;

@@ -18,6 +18,16 @@ pub(crate) struct Counters {
     pub hellos_from_unknown: AtomicU64,
     pub discovery_rejected: AtomicU64,
     pub registry_errors: AtomicU64,
+    pub peers_from_greetings: AtomicU64,
+    pub probe_hints: AtomicU64,
+    pub probe_hints_confirmed: AtomicU64,
+    pub probe_hints_unconfirmed: AtomicU64,
+    pub pings_sent: AtomicU64,
+    pub pings_received: AtomicU64,
+    pub peers_unreachable: AtomicU64,
+    pub byes_sent: AtomicU64,
+    pub byes_acked: AtomicU64,
+    pub byes_received: AtomicU64,
 }
 
 impl Counters {
@@ -45,13 +55,35 @@ pub struct NodeMetrics {
     pub hellos_received: u64,
     /// Of `hellos_received`, signed HELLOs that passed every check.
     pub hellos_received_verified: u64,
-    /// HELLOs received from a peer id the registry does not hold (counted
-    /// and reported, not stored: peers are added by discovery).
+    /// HELLOs received from a peer id the registry did not hold. A
+    /// verified signed one registers the sender (`peers_from_greetings`);
+    /// a legacy one is only reported.
     pub hellos_from_unknown: u64,
     /// Discovery announcements rejected (bad TXT id…).
     pub discovery_rejected: u64,
     /// Registry commits that failed (a critical observer refused).
     pub registry_errors: u64,
+    /// Peers registered from their verified signed HELLO or PING before
+    /// discovery reported them.
+    pub peers_from_greetings: u64,
+    /// mDNS probe hints received (`DiscoveryEvent::Probing`).
+    pub probe_hints: u64,
+    /// Probers registered because their signed ACK proved the hinted key.
+    pub probe_hints_confirmed: u64,
+    /// Hint greetings that got no answer (left to DNS-SD).
+    pub probe_hints_unconfirmed: u64,
+    /// Liveness PINGs sent (one per address tried).
+    pub pings_sent: u64,
+    /// Verified PINGs received.
+    pub pings_received: u64,
+    /// Peers removed because they failed their liveness check.
+    pub peers_unreachable: u64,
+    /// BYEs sent at shutdown (one per address tried).
+    pub byes_sent: u64,
+    /// Of `byes_sent`, those acknowledged with a signed ACK.
+    pub byes_acked: u64,
+    /// Verified BYEs received.
+    pub byes_received: u64,
     /// The transport's counters: the TCP server's (HELLOs rejected by
     /// reason, `rejected_*`) and the greeting client's (signed ACKs refused
     /// by reason, `acks_rejected_*`).
@@ -79,6 +111,16 @@ impl NodeMetrics {
             hellos_from_unknown: c.hellos_from_unknown.load(Relaxed),
             discovery_rejected: c.discovery_rejected.load(Relaxed),
             registry_errors: c.registry_errors.load(Relaxed),
+            peers_from_greetings: c.peers_from_greetings.load(Relaxed),
+            probe_hints: c.probe_hints.load(Relaxed),
+            probe_hints_confirmed: c.probe_hints_confirmed.load(Relaxed),
+            probe_hints_unconfirmed: c.probe_hints_unconfirmed.load(Relaxed),
+            pings_sent: c.pings_sent.load(Relaxed),
+            pings_received: c.pings_received.load(Relaxed),
+            peers_unreachable: c.peers_unreachable.load(Relaxed),
+            byes_sent: c.byes_sent.load(Relaxed),
+            byes_acked: c.byes_acked.load(Relaxed),
+            byes_received: c.byes_received.load(Relaxed),
             transport,
             discovery,
             registry,

@@ -1,7 +1,7 @@
 //! `Node`: a running node's handle.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tazcom_discovery::Discovery;
@@ -12,11 +12,12 @@ use tokio::sync::broadcast;
 use tracing::Instrument;
 
 use crate::builder::NodeBuilder;
+use crate::departure;
 use crate::error::NodeError;
 use crate::event::NodeEvent;
 use crate::metrics::NodeMetrics;
 use crate::observers::Attached;
-use crate::shared::SharedRef;
+use crate::shared::{lock, SharedRef};
 
 /// How long shutdown waits for the node's own tasks (greetings in flight)
 /// after the listener closed, before it stops waiting.
@@ -58,10 +59,6 @@ impl std::fmt::Debug for Node {
             .field("peers", &self.shared.registry.len())
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Node {
@@ -169,8 +166,10 @@ impl Node {
         )
     }
 
-    /// Stops the node: every discovery source sends its goodbye (so peers
-    /// drop this node at once) and stops, the listener closes after serving
+    /// Stops the node: a signed BYE goes to every verified peer (they drop
+    /// this node at once; at most 500 ms, `docs/wire.md` §3.7), every
+    /// discovery source sends its goodbye (peers that missed the BYE drop
+    /// it 1 s later, RFC 6762 §10.1) and stops, the listener closes after serving
     /// the connections in flight (up to the transport's shutdown grace),
     /// greetings in flight are cancelled, and [`NodeEvent::Stopped`] is sent.
     ///
@@ -187,6 +186,10 @@ impl Node {
         let running = lock(&self.running)
             .take()
             .ok_or(NodeError::AlreadyStopped)?;
+        // No new contact from here on: a PING or greeting sent after the BYE
+        // would register this node again at its peers.
+        self.shared.departing.cancel();
+        departure::say_bye(&self.shared).await;
         let mut first_error = None;
         for mut s in running.sources {
             if let Err(e) = s.source.shutdown().await {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tazcom_identity::PeerId;
@@ -11,7 +11,9 @@ use tazcom_transport::Greeter;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::departure::Departed;
 use crate::event::NodeEvent;
+use crate::liveness::{Heard, LivenessPolicy};
 use crate::metrics::Counters;
 use crate::tasks::Tasks;
 
@@ -45,7 +47,18 @@ pub(crate) struct Shared {
     /// The address set each peer was last greeted at: a peer is greeted
     /// once per distinct set.
     pub greeted: Mutex<HashMap<PeerId, Vec<SocketAddr>>>,
+    /// Peers with a hint greeting in flight (`hints.rs`, one at a time), and
+    /// the addresses being greeted.
+    pub hinted: Mutex<HashMap<PeerId, Vec<SocketAddr>>>,
+    /// Peers that said BYE recently (not re-added by discovery).
+    pub departed: Mutex<Departed>,
+    /// When each peer was last heard from, and which are being checked.
+    pub heard: Mutex<Heard>,
+    pub liveness: LivenessPolicy,
     pub tasks: Tasks,
+    /// Cancelled when the node starts leaving (or stops): no new contact
+    /// (greetings, liveness checks) is started. A child of `cancel`.
+    pub departing: CancellationToken,
     pub cancel: CancellationToken,
     /// Held across each read-modify-write of the registry by the node's two
     /// writers (discovery handler, HELLO refresh), so a refresh can neither
@@ -59,9 +72,26 @@ impl Shared {
         let _ = self.events.send(event);
     }
 
-    pub(crate) fn greeted(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, Vec<SocketAddr>>> {
-        self.greeted.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn greeted(&self) -> MutexGuard<'_, HashMap<PeerId, Vec<SocketAddr>>> {
+        lock(&self.greeted)
     }
+
+    pub(crate) fn hinted(&self) -> MutexGuard<'_, HashMap<PeerId, Vec<SocketAddr>>> {
+        lock(&self.hinted)
+    }
+
+    pub(crate) fn departed(&self) -> MutexGuard<'_, Departed> {
+        lock(&self.departed)
+    }
+
+    pub(crate) fn heard(&self) -> MutexGuard<'_, Heard> {
+        lock(&self.heard)
+    }
+}
+
+/// Locks `m`; a panic elsewhere while holding it does not make it unusable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 pub(crate) type SharedRef = Arc<Shared>;

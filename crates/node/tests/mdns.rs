@@ -71,9 +71,23 @@ async fn two_nodes_discover_and_greet_each_other_with_capabilities() {
         a.registry().get(&b_id)
     );
 
+    // A peer that greets first is stored from its greeting (no instance
+    // name, no capabilities); its DNS-SD records fill both in once resolved.
+    let resolved = |node: &Node, peer| {
+        node.registry()
+            .get(&peer)
+            .is_some_and(|e| e.instance_name.is_some() && e.capabilities.protocol_version == 1)
+    };
+    assert!(
+        eventually(DISCOVERY_WAIT, || resolved(&a, b_id) && resolved(&b, a_id)).await,
+        "DNS-SD never completed the entries: {:?} {:?}",
+        a.peers(),
+        b.peers()
+    );
+
     // What A stores about B: a plain node, protocol version 1.
     let b_entry = a.registry().get(&b_id).expect("A stores B");
-    assert_eq!(b_entry.source, Source::Mdns);
+    assert_eq!(b_entry.source, Source::Mdns, "DNS-SD took the entry over");
     assert_eq!(
         b_entry.instance_name.as_deref(),
         Some(format!("TAZCOM Node {}", b_id.short()).as_str())
@@ -121,12 +135,17 @@ async fn a_node_that_shuts_down_is_removed_by_its_peer() {
         )
         .await;
 
-    // The goodbye goes out first in shutdown, so A hears it.
+    // Shutdown starts with the BYE (then the mDNS goodbye), so A hears it.
     b.shutdown().await.expect("B shutdown");
     a_events
         .expect("A: Removed B", REMOVAL_WAIT, common::is_removed(b_id))
         .await;
-    assert!(!a.registry().contains(&b_id), "{:?}", a.peers());
+    assert!(
+        !a.registry().contains(&b_id),
+        "{:?} after {:?}",
+        a.peers(),
+        a_events.seen
+    );
     assert!(a.peers().is_empty());
 
     a.shutdown().await.expect("A shutdown");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{builder, builder_with_static, eventually, EventLog, WAIT};
+use common::{builder, builder_with_static, EventLog, WAIT};
 use tazcom_node::{NodeError, NodeEvent};
 use tazcom_registry::Source;
 
@@ -33,7 +33,8 @@ async fn a_static_peer_is_discovered_greeted_and_stored() {
         discovered,
         NodeEvent::Discovered {
             peer: a_id,
-            addrs: vec![a.local_addr()]
+            addrs: vec![a.local_addr()],
+            source: Source::Static,
         }
     );
     let acked = b_events
@@ -65,21 +66,36 @@ async fn a_static_peer_is_discovered_greeted_and_stored() {
     assert!(verified, "a node's signed HELLO is verified");
     assert!(remote.ip().is_loopback(), "{remote}");
 
-    // A does not know B: counted, not stored (peers come from discovery).
-    assert!(
-        eventually(WAIT, || a.metrics().hellos_from_unknown == 1).await,
-        "hellos_from_unknown = {}",
-        a.metrics().hellos_from_unknown
+    // A did not know B: B's verified HELLO registers it, at B's IP as seen
+    // and the listen port B signed, and A greets B back.
+    let discovered = a_events
+        .expect("Discovered B", WAIT, common::is_discovered(b_id))
+        .await;
+    assert_eq!(
+        discovered,
+        NodeEvent::Discovered {
+            peer: b_id,
+            addrs: vec![b.local_addr()],
+            source: Source::Greeting,
+        }
     );
+    a_events
+        .expect("HelloAcked from B", WAIT, common::is_hello_acked(b_id))
+        .await;
     let a_metrics = a.metrics();
+    assert_eq!(a_metrics.hellos_from_unknown, 1);
+    assert_eq!(a_metrics.peers_from_greetings, 1);
     assert_eq!(a_metrics.hellos_received, 1);
     assert_eq!(a_metrics.transport.hellos, 1);
     assert_eq!(a_metrics.hellos_received_verified, 1);
     assert_eq!(a_metrics.transport.hellos_verified, 1);
-    assert!(
-        a.peers().is_empty(),
-        "A stored a sender discovery never announced"
+    let a_peers = a.peers();
+    assert_eq!(a_peers.len(), 1, "{a_peers:?}");
+    assert_eq!(
+        (a_peers[0].peer_id, a_peers[0].source, a_peers[0].verified),
+        (b_id, Source::Greeting, true)
     );
+    assert_eq!(a_peers[0].addrs, vec![b.local_addr()]);
 
     // B holds A, from the static list, at the announced address.
     let peers = b.peers();

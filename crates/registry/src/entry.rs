@@ -19,6 +19,17 @@ pub enum Source {
     Greeting,
 }
 
+impl Source {
+    /// The lowercase name used in logs and JSON: `mdns`, `static`, `greeting`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Mdns => "mdns",
+            Source::Static => "static",
+            Source::Greeting => "greeting",
+        }
+    }
+}
+
 /// What a peer says it can do, from its TXT record (`caps=`, `v=`) or greeting.
 ///
 /// The wire format of these fields is specified in `docs/wire.md`.

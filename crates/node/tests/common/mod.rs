@@ -179,7 +179,7 @@ pub fn is_hello_received(peer: PeerId) -> impl Fn(&NodeEvent) -> bool {
 }
 
 pub fn is_removed(peer: PeerId) -> impl Fn(&NodeEvent) -> bool {
-    move |e| matches!(e, NodeEvent::Removed { peer: p } if *p == peer)
+    move |e| matches!(e, NodeEvent::Removed { peer: p, .. } if *p == peer)
 }
 
 /// A [`Discovery`] source that reports exactly what the test sends on its
