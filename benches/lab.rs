@@ -6,7 +6,7 @@
 //! tears down, and docs/performance.md ("Discovery lab") for figures.
 //!
 //! ```sh
-//! cargo build --example node
+//! cargo build --release --example node
 //! cargo bench --bench lab -- --run --n 2,8 --runs 5 --scenarios burst,leave
 //! ```
 
@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 
@@ -22,6 +22,8 @@ use clap::Parser;
 mod net;
 #[path = "lab/nodes.rs"]
 mod nodes;
+#[path = "lab/plot.rs"]
+mod plot;
 #[path = "lab/scenarios.rs"]
 mod scenarios;
 #[path = "lab/stats.rs"]
@@ -44,15 +46,18 @@ struct Args {
     /// Runs per scenario and N.
     #[arg(long, default_value_t = 20)]
     runs: u32,
-    /// Scenarios, comma separated: burst, join, leave, crash.
+    /// Scenarios, comma separated: burst, join, leave, crash, idle.
     #[arg(long, value_delimiter = ',', default_value = "burst,join,leave,crash",
           value_parser = Scenario::parse)]
     scenarios: Vec<Scenario>,
+    /// How long the `idle` scenario lets converged nodes idle (s).
+    #[arg(long, default_value_t = 30)]
+    idle_secs: u64,
     /// Directory for the raw CSV (created if missing).
     #[arg(long, default_value = "target/lab")]
     out: PathBuf,
     /// The `node` example binary (default: $TAZCOM_NODE_BIN, else
-    /// <target dir>/debug/examples/node).
+    /// <target dir>/release/examples/node if built, else the debug one).
     #[arg(long)]
     node: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
@@ -138,9 +143,15 @@ fn lab(args: &Args) -> Result<(), LabError> {
         .map_err(|e| LabError::Failed(format!("cannot write {}: {e}", csv_path.display())))?;
     let prefix = format!("tzl{}", std::process::id());
     let mut rows = Vec::new();
+    eprintln!("lab: node binary {}", bin.display());
     let result = measure(args, &prefix, &bin, key_dir.path(), &mut csv, &mut rows);
     stats::print_summary(&rows);
-    println!("raw times: {}", csv_path.display());
+    println!("raw values: {}", csv_path.display());
+    let png = csv_path.with_extension("png");
+    match plot::draw(&stats::summarize(&rows), &png) {
+        Ok(()) => println!("plot: {}", png.display()),
+        Err(e) => eprintln!("lab: no plot: {e}"),
+    }
     result
 }
 
@@ -162,36 +173,49 @@ fn measure(
                 run_id += 1;
                 // Unique per run (≤ 15 characters): no run sees another's records.
                 let service_type = format!("_tzl{:x}x{run_id:x}._tcp.local.", std::process::id());
-                let row = match scenarios::run_once(scenario, &net, n, bin, key_dir, service_type) {
-                    Ok(o) => Row {
-                        scenario: scenario.name(),
-                        n,
-                        run,
-                        ms: o.ms,
-                        ok: o.ok,
-                    },
+                let idle = Duration::from_secs(args.idle_secs);
+                let measures = match scenarios::run_once(
+                    scenario,
+                    &net,
+                    n,
+                    bin,
+                    key_dir,
+                    service_type,
+                    idle,
+                ) {
+                    Ok(measures) => measures,
                     Err(LabError::Failed(msg)) => {
                         eprintln!("lab: {} n={n} run {run}: {msg}", scenario.name());
-                        Row {
-                            scenario: scenario.name(),
-                            n,
-                            run,
-                            ms: 0,
+                        vec![scenarios::Measure {
+                            name: scenario.name(),
+                            value: 0.0,
+                            unit: "ms",
                             ok: false,
-                        }
+                        }]
                     }
                     Err(e) => return Err(e),
                 };
-                eprintln!(
-                    "lab: {} n={n} run {run}/{}: {} ms{}",
-                    row.scenario,
-                    args.runs,
-                    row.ms,
-                    if row.ok { "" } else { " (FAILED)" }
-                );
-                csv.write(&row)
-                    .map_err(|e| LabError::Failed(format!("cannot write the CSV: {e}")))?;
-                rows.push(row);
+                for m in measures {
+                    let row = Row {
+                        scenario: m.name,
+                        n,
+                        run,
+                        value: m.value,
+                        unit: m.unit,
+                        ok: m.ok,
+                    };
+                    eprintln!(
+                        "lab: {} n={n} run {run}/{}: {:.1} {}{}",
+                        row.scenario,
+                        args.runs,
+                        row.value,
+                        row.unit,
+                        if row.ok { "" } else { " (FAILED)" }
+                    );
+                    csv.write(&row)
+                        .map_err(|e| LabError::Failed(format!("cannot write the CSV: {e}")))?;
+                    rows.push(row);
+                }
             }
         }
     }
@@ -205,21 +229,31 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// `--node`, else `$TAZCOM_NODE_BIN`, else `<target>/debug/examples/node`
-/// next to this binary (`<target>/<profile>/deps/lab-<hash>`).
+/// `--node`, else `$TAZCOM_NODE_BIN`, else `<target>/release/examples/node`
+/// if it exists, else `<target>/debug/examples/node`, `<target>` being
+/// found from this binary's path (`<target>/<profile>/deps/lab-<hash>`).
 fn node_binary(args: &Args) -> Result<PathBuf, LabError> {
     let bin = match (&args.node, std::env::var_os("TAZCOM_NODE_BIN")) {
         (Some(p), _) => p.clone(),
         (None, Some(p)) => PathBuf::from(p),
-        (None, None) => std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_owned()))
-            .map(|target| target.join("debug").join("examples").join("node"))
-            .ok_or_else(|| LabError::Failed("cannot locate the target dir; use --node".into()))?,
+        (None, None) => {
+            let target = std::env::current_exe()
+                .ok()
+                .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_owned()))
+                .ok_or_else(|| {
+                    LabError::Failed("cannot locate the target dir; use --node".into())
+                })?;
+            let release = target.join("release").join("examples").join("node");
+            if release.is_file() {
+                release
+            } else {
+                target.join("debug").join("examples").join("node")
+            }
+        }
     };
     if !bin.is_file() {
         return Err(LabError::Failed(format!(
-            "{} not found: run `cargo build --example node` first, or pass --node",
+            "{} not found: run `cargo build --release --example node` first, or pass --node",
             bin.display()
         )));
     }

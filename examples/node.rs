@@ -8,11 +8,15 @@
 //! Logs go to stderr (`RUST_LOG`, default `info`). With `--json`, stdout
 //! carries one JSON object per line, flushed per line:
 //! `{"event":E,"t_ms":<unix ms>,...}` with E one of `ready` (`peer`, `addr`),
-//! `discovered` / `updated` (`peer`, `addr`, `addrs`), `removed` (`peer`),
+//! `discovered` (`peer`, `addr`, `addrs`, `source`: `mdns`, `static` or
+//! `greeting`), `updated` (`peer`, `addr`, `addrs`), `removed` (`peer`,
+//! `reason`: `withdrawn`, `bye` or `unreachable`),
 //! `hello_acked` (`peer`, `addr`, `rtt_us`, `verified`), `hello_failed` (`peer`,
 //! `reason`), `hello_received` (`peer`, `remote`, `verified`), `rejected`
 //! (`reason`), `stopped`. Ctrl-C or SIGTERM shuts the node down gracefully
-//! (goodbye sent) and prints `stopped`.
+//! (BYE and goodbye sent) and prints `stopped`, then with `--json` one last
+//! `metrics` line with the node's final counters (`hellos_sent`,
+//! `pings_sent`, `byes_sent`, `probe_hints`, …).
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,7 +25,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use serde_json::{json, Value};
 use tazcom_discovery::{MdnsConfig, StaticPeer};
-use tazcom_node::{Node, NodeEvent};
+use tazcom_node::{Node, NodeEvent, NodeMetrics};
 use tazcom_registry::unix_ms;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -84,13 +88,32 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.static_peers(args.peers);
     }
     let node = builder.start().await?;
-    let printer = tokio::spawn(print_events(node.events(), args.json));
+    let args_json = args.json;
+    let printer = tokio::spawn(print_events(node.events(), args_json));
     common::shutdown_signal().await;
     tracing::info!("shutting down");
     let result = node.shutdown().await;
     // The printer ends after `stopped`.
     printer.await?;
+    if args_json {
+        println!("{}", metrics_json(&node.metrics()));
+    }
     Ok(result?)
+}
+
+/// The final counters, one JSON line (`event` = `metrics`).
+fn metrics_json(m: &NodeMetrics) -> Value {
+    json!({
+        "event": "metrics", "t_ms": unix_ms(),
+        "hellos_sent": m.hellos_sent, "hellos_acked": m.hellos_acked,
+        "hellos_received": m.hellos_received, "peers_from_greetings": m.peers_from_greetings,
+        "probe_hints": m.probe_hints, "probe_hints_confirmed": m.probe_hints_confirmed,
+        "pings_sent": m.pings_sent, "pings_received": m.pings_received,
+        "peers_unreachable": m.peers_unreachable,
+        "byes_sent": m.byes_sent, "byes_acked": m.byes_acked, "byes_received": m.byes_received,
+        "discovery_rejected": m.discovery_rejected,
+        "transport_rejected": m.transport.rejected_total(),
+    })
 }
 
 async fn print_events(mut events: tokio::sync::broadcast::Receiver<NodeEvent>, json: bool) {
@@ -125,9 +148,19 @@ fn to_json(event: &NodeEvent) -> Value {
         NodeEvent::Ready { peer, addr } => {
             json!({"event": "ready", "peer": peer.to_string(), "addr": addr.to_string()})
         }
-        NodeEvent::Discovered { peer, addrs } => addr_event("discovered", peer, addrs),
+        NodeEvent::Discovered {
+            peer,
+            addrs,
+            source,
+        } => {
+            let mut v = addr_event("discovered", peer, addrs);
+            v["source"] = json!(source.as_str());
+            v
+        }
         NodeEvent::Updated { peer, addrs } => addr_event("updated", peer, addrs),
-        NodeEvent::Removed { peer } => json!({"event": "removed", "peer": peer.to_string()}),
+        NodeEvent::Removed { peer, reason } => {
+            json!({"event": "removed", "peer": peer.to_string(), "reason": reason.as_str()})
+        }
         NodeEvent::HelloAcked {
             peer,
             addr,

@@ -17,12 +17,14 @@ use crate::{stop_requested, LabError};
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// One event line: which node printed it, its kind, its peer, its `t_ms`
-/// (unix ms, the node's clock, which is this machine's clock).
+/// (unix ms, the node's clock, which is this machine's clock), and the
+/// whole object for `metrics` lines.
 struct Event {
     node: usize,
     kind: String,
     peer: Option<String>,
     t_ms: u64,
+    metrics: Option<Value>,
 }
 
 /// Node processes of one run; SIGKILLed and reaped when dropped.
@@ -35,6 +37,8 @@ pub struct Nodes {
     ids: Vec<Option<String>>,
     /// Every time node `i` reported `kind` about `peer`, in arrival order.
     seen: HashMap<(usize, String, String), Vec<u64>>,
+    /// The `metrics` line each node printed as it stopped.
+    metrics: HashMap<usize, Value>,
     tx: mpsc::Sender<Event>,
     rx: mpsc::Receiver<Event>,
 }
@@ -51,6 +55,7 @@ impl Nodes {
             children: Vec::new(),
             ids: Vec::new(),
             seen: HashMap::new(),
+            metrics: HashMap::new(),
             tx,
             rx,
         }
@@ -108,7 +113,33 @@ impl Nodes {
         Ok(())
     }
 
-    /// Stops every node: SIGTERM, then SIGKILL after [`STOP_GRACE`].
+    /// Peak resident set size (`VmHWM`, kB) of node `i`, from
+    /// `/proc/<pid>/status` (`ip netns exec` execs the node, same pid).
+    pub fn vm_hwm_kb(&self, i: usize) -> Result<u64, LabError> {
+        let child = self
+            .children
+            .get(i)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| LabError::Failed(format!("node {i} is not running")))?;
+        let path = format!("/proc/{}/status", child.id());
+        let status = std::fs::read_to_string(&path)
+            .map_err(|e| LabError::Failed(format!("cannot read {path}: {e}")))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| LabError::Failed(format!("no VmHWM in {path}")))
+    }
+
+    /// Sum of the counter `name` over the `metrics` lines of every node that
+    /// printed one, and how many did.
+    pub fn metric_sum(&self, name: &str) -> (u64, usize) {
+        let sum = self.metrics.values().filter_map(|m| m[name].as_u64()).sum();
+        (sum, self.metrics.len())
+    }
+
+    /// Stops every node: SIGTERM, then SIGKILL after [`STOP_GRACE`]; then
+    /// reads what they printed on the way out (their `metrics` lines).
     pub fn stop_all(&mut self) {
         for i in 0..self.children.len() {
             let _ = self.terminate(i);
@@ -123,6 +154,10 @@ impl Nodes {
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+        // The readers end once the exited nodes' stdout is drained.
+        while let Ok(event) = self.rx.recv_timeout(Duration::from_millis(200)) {
+            self.record(event);
         }
     }
 
@@ -185,6 +220,10 @@ impl Nodes {
     }
 
     fn record(&mut self, event: Event) {
+        if let Some(metrics) = event.metrics {
+            self.metrics.insert(event.node, metrics);
+            return;
+        }
         let Some(peer) = event.peer else { return };
         if event.kind == "ready" {
             if let Some(id) = self.ids.get_mut(event.node) {
@@ -224,6 +263,7 @@ fn read_events(node: usize, stdout: impl std::io::Read, tx: &mpsc::Sender<Event>
             kind: kind.to_owned(),
             peer: v["peer"].as_str().map(str::to_owned),
             t_ms,
+            metrics: (kind == "metrics").then(|| v.clone()),
         };
         if tx.send(event).is_err() {
             break;

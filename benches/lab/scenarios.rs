@@ -1,4 +1,4 @@
-//! The four measured scenarios. Each run starts fresh node processes with a
+//! The measured scenarios. Each run starts fresh node processes with a
 //! service type of its own and stops them all at the end.
 
 use std::path::Path;
@@ -10,7 +10,8 @@ use crate::{unix_ms, LabError};
 
 /// Bound on convergence and on the burst, join and leave measurements.
 const TIMEOUT: Duration = Duration::from_secs(60);
-/// Bound on the crash measurement: removal waits for the 120 s SRV TTL.
+/// Bound on the crash measurement (without liveness checks removal waits
+/// for the 120 s SRV TTL).
 const CRASH_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// What one run measures.
@@ -26,6 +27,9 @@ pub enum Scenario {
     Leave,
     /// As `Leave`, with SIGKILL (no goodbye).
     Crash,
+    /// N nodes converge, then idle: each node's peak RSS (`VmHWM`), and the
+    /// liveness PINGs sent per peer per minute.
+    Idle,
 }
 
 impl Scenario {
@@ -36,8 +40,9 @@ impl Scenario {
             "join" => Ok(Self::Join),
             "leave" => Ok(Self::Leave),
             "crash" => Ok(Self::Crash),
+            "idle" => Ok(Self::Idle),
             other => Err(format!(
-                "unknown scenario {other:?} (burst, join, leave, crash)"
+                "unknown scenario {other:?} (burst, join, leave, crash, idle)"
             )),
         }
     }
@@ -49,18 +54,22 @@ impl Scenario {
             Self::Join => "join",
             Self::Leave => "leave",
             Self::Crash => "crash",
+            Self::Idle => "idle",
         }
     }
 }
 
-/// The result of one run: milliseconds measured (until the timeout when
-/// `ok` is false).
-pub struct Outcome {
-    pub ms: u64,
+/// One value a run measured: a time in ms (until the timeout when `ok` is
+/// false), or for `idle` a size or a rate.
+pub struct Measure {
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: &'static str,
     pub ok: bool,
 }
 
-/// Runs `scenario` once with `n` nodes on `net`.
+/// Runs `scenario` once with `n` nodes on `net`; `idle` is how long the
+/// `idle` scenario waits after convergence.
 pub fn run_once(
     scenario: Scenario,
     net: &Net,
@@ -68,15 +77,33 @@ pub fn run_once(
     bin: &Path,
     key_dir: &Path,
     service_type: String,
-) -> Result<Outcome, LabError> {
+    idle: Duration,
+) -> Result<Vec<Measure>, LabError> {
     let mut nodes = Nodes::new(bin, key_dir, service_type);
-    let outcome = match scenario {
-        Scenario::Burst => burst(&mut nodes, net, n),
-        Scenario::Join => join(&mut nodes, net, n),
-        Scenario::Leave | Scenario::Crash => departure(&mut nodes, net, n, scenario),
+    let timed = |o: Result<Outcome, LabError>| {
+        o.map(|o| {
+            vec![Measure {
+                name: scenario.name(),
+                value: o.ms as f64,
+                unit: "ms",
+                ok: o.ok,
+            }]
+        })
+    };
+    let measures = match scenario {
+        Scenario::Burst => timed(burst(&mut nodes, net, n)),
+        Scenario::Join => timed(join(&mut nodes, net, n)),
+        Scenario::Leave | Scenario::Crash => timed(departure(&mut nodes, net, n, scenario)),
+        Scenario::Idle => return idle_run(&mut nodes, net, n, idle),
     };
     nodes.stop_all();
-    outcome
+    measures
+}
+
+/// Milliseconds measured (the timeout when `ok` is false).
+struct Outcome {
+    ms: u64,
+    ok: bool,
 }
 
 fn burst(nodes: &mut Nodes, net: &Net, n: usize) -> Result<Outcome, LabError> {
@@ -117,6 +144,51 @@ fn departure(
     };
     let done = nodes.wait_for(timeout, |s| s.removed_done(gone, &others, t0))?;
     Ok(outcome(t0, done, timeout))
+}
+
+/// Converges `n` nodes, idles for `idle`, then reads the largest `VmHWM`
+/// among them and, from the `metrics` lines they print as they stop, the
+/// PINGs sent per directed peer pair per minute.
+fn idle_run(
+    nodes: &mut Nodes,
+    net: &Net,
+    n: usize,
+    idle: Duration,
+) -> Result<Vec<Measure>, LabError> {
+    // The rate counts every PING since the spawns (convergence included).
+    let spawned = std::time::Instant::now();
+    let converged = converge(nodes, net, n);
+    let rss = converged.and_then(|()| {
+        let idle_from = std::time::Instant::now();
+        while idle_from.elapsed() < idle {
+            if crate::stop_requested() {
+                return Err(LabError::Interrupted);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (0..n)
+            .map(|i| nodes.vm_hwm_kb(i))
+            .try_fold(0, |max, kb| Ok(max.max(kb?)))
+    });
+    let minutes = spawned.elapsed().as_secs_f64() / 60.0;
+    nodes.stop_all();
+    let peak_kb = rss?;
+    let (pings, reported) = nodes.metric_sum("pings_sent");
+    let pairs = (n * (n - 1)) as f64;
+    Ok(vec![
+        Measure {
+            name: "idle_rss",
+            value: peak_kb as f64,
+            unit: "kB",
+            ok: true,
+        },
+        Measure {
+            name: "liveness",
+            value: pings as f64 / pairs / minutes,
+            unit: "per_peer_min",
+            ok: reported == n,
+        },
+    ])
 }
 
 /// Starts `count` nodes and waits until every pair has greeted; a run whose

@@ -4,68 +4,120 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
-/// One measured run.
+/// One measured value of one run.
 pub struct Row {
+    /// The scenario name, or for the `idle` scenario one of its two
+    /// measures: `idle_rss` (kB) and `liveness` (PINGs per peer per minute).
     pub scenario: &'static str,
     pub n: usize,
     pub run: u32,
-    pub ms: u64,
+    pub value: f64,
+    /// `ms`, `kB` or `per_peer_min`.
+    pub unit: &'static str,
     pub ok: bool,
 }
 
-/// The raw CSV (`scenario,n,run,ms,ok`), flushed per row so that an
-/// interrupted lab keeps what it measured.
+/// The raw CSV (`scenario,n,run,value,unit,ok`), flushed per row so that
+/// an interrupted lab keeps what it measured.
 pub struct Csv(File);
 
 impl Csv {
     /// Creates (truncates) `path` and writes the header.
     pub fn create(path: &Path) -> io::Result<Self> {
         let mut f = File::create(path)?;
-        writeln!(f, "scenario,n,run,ms,ok")?;
+        writeln!(f, "scenario,n,run,value,unit,ok")?;
         Ok(Self(f))
     }
 
     /// Appends one row.
     pub fn write(&mut self, r: &Row) -> io::Result<()> {
-        writeln!(self.0, "{},{},{},{},{}", r.scenario, r.n, r.run, r.ms, r.ok)?;
+        writeln!(
+            self.0,
+            "{},{},{},{},{},{}",
+            r.scenario, r.n, r.run, r.value, r.unit, r.ok
+        )?;
         self.0.flush()
     }
 }
 
-/// Prints min / median / p95 / max (ms, successful runs only) and the
-/// success count for each scenario and N, in first-seen order.
-pub fn print_summary(rows: &[Row]) {
-    println!(
-        "{:<8} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8}",
-        "scenario", "n", "ok", "min", "median", "p95", "max"
-    );
-    let mut keys: Vec<(&str, usize)> = Vec::new();
+/// Min / median / p95 / max of the successful runs of one scenario and N.
+pub struct Summary {
+    pub scenario: &'static str,
+    pub n: usize,
+    pub unit: &'static str,
+    pub ok: usize,
+    pub runs: usize,
+    /// `[min, median, p95, max]`, `None` when no run succeeded.
+    pub quantiles: Option<[f64; 4]>,
+}
+
+/// One [`Summary`] per scenario and N, in first-seen order.
+pub fn summarize(rows: &[Row]) -> Vec<Summary> {
+    let mut keys: Vec<(&'static str, usize)> = Vec::new();
     for r in rows {
         if !keys.contains(&(r.scenario, r.n)) {
             keys.push((r.scenario, r.n));
         }
     }
-    for (scenario, n) in keys {
-        let group: Vec<&Row> = rows
-            .iter()
-            .filter(|r| r.scenario == scenario && r.n == n)
-            .collect();
-        let mut ms: Vec<u64> = group.iter().filter(|r| r.ok).map(|r| r.ms).collect();
-        ms.sort_unstable();
-        let ok = format!("{}/{}", ms.len(), group.len());
-        let cell = |q: f64| nearest_rank(&ms, q).map_or("-".to_owned(), |v| v.to_string());
+    keys.into_iter()
+        .map(|(scenario, n)| {
+            let group: Vec<&Row> = rows
+                .iter()
+                .filter(|r| r.scenario == scenario && r.n == n)
+                .collect();
+            let mut values: Vec<f64> = group.iter().filter(|r| r.ok).map(|r| r.value).collect();
+            values.sort_by(f64::total_cmp);
+            let q = |q| nearest_rank(&values, q);
+            let quantiles = (|| Some([q(0.0)?, q(0.5)?, q(0.95)?, q(1.0)?]))();
+            Summary {
+                scenario,
+                n,
+                unit: group.first().map_or("", |r| r.unit),
+                ok: values.len(),
+                runs: group.len(),
+                quantiles,
+            }
+        })
+        .collect()
+}
+
+/// Prints min / median / p95 / max (successful runs only) and the success
+/// count for each scenario and N.
+pub fn print_summary(rows: &[Row]) {
+    println!(
+        "{:<9} {:>4} {:>7} {:>9} {:>9} {:>9} {:>9}  unit",
+        "scenario", "n", "ok", "min", "median", "p95", "max"
+    );
+    for s in summarize(rows) {
+        let ok = format!("{}/{}", s.ok, s.runs);
+        let cells = s.quantiles.map_or_else(
+            || {
+                [
+                    "-".to_owned(),
+                    "-".to_owned(),
+                    "-".to_owned(),
+                    "-".to_owned(),
+                ]
+            },
+            |q| q.map(|v| format_value(v, s.unit)),
+        );
         println!(
-            "{scenario:<8} {n:>4} {ok:>7} {:>8} {:>8} {:>8} {:>8}",
-            cell(0.0),
-            cell(0.5),
-            cell(0.95),
-            cell(1.0)
+            "{:<9} {:>4} {ok:>7} {:>9} {:>9} {:>9} {:>9}  {}",
+            s.scenario, s.n, cells[0], cells[1], cells[2], cells[3], s.unit
         );
     }
 }
 
+fn format_value(v: f64, unit: &str) -> String {
+    if unit == "per_peer_min" {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 /// Nearest-rank quantile `q` (0..=1) of sorted `v`; `None` when empty.
-fn nearest_rank(v: &[u64], q: f64) -> Option<u64> {
+fn nearest_rank(v: &[f64], q: f64) -> Option<f64> {
     let last = v.len().checked_sub(1)?;
     // ceil(q·len) as a 1-based rank, clamped to 1..=len.
     let rank = (q * v.len() as f64).ceil() as usize;
