@@ -50,6 +50,10 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "burst,join,leave,crash",
           value_parser = Scenario::parse)]
     scenarios: Vec<Scenario>,
+    /// Instead of measuring: summarize this CSV of an earlier run and draw
+    /// its plot next to it (no root needed).
+    #[arg(long, value_name = "CSV")]
+    plot_from: Option<PathBuf>,
     /// How long the `idle` scenario lets converged nodes idle (s).
     #[arg(long, default_value_t = 30)]
     idle_secs: u64,
@@ -60,6 +64,10 @@ struct Args {
     /// <target dir>/release/examples/node if built, else the debug one).
     #[arg(long)]
     node: Option<PathBuf>,
+    /// An extra argument for every node (repeatable), e.g.
+    /// `--node-arg=--no-probe-hints`.
+    #[arg(long = "node-arg", value_name = "ARG", allow_hyphen_values = true)]
+    node_args: Vec<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -108,6 +116,9 @@ pub fn unix_ms() -> u64 {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(csv) = &args.plot_from {
+        return replot(csv);
+    }
     if !args.run {
         println!("lab: nothing to do without --run (root only; see docs/lab.md)\n");
         println!(
@@ -120,6 +131,29 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lab: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--plot-from`: the summary and the PNG of a CSV written earlier.
+fn replot(csv: &Path) -> ExitCode {
+    let rows = match stats::read_csv(csv) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("lab: cannot read {}: {e}", csv.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    stats::print_summary(&rows);
+    let png = csv.with_extension("png");
+    match plot::draw(&stats::summarize(&rows), &png) {
+        Ok(()) => {
+            println!("plot: {}", png.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lab: no plot: {e}");
             ExitCode::FAILURE
         }
     }
@@ -174,27 +208,25 @@ fn measure(
                 // Unique per run (≤ 15 characters): no run sees another's records.
                 let service_type = format!("_tzl{:x}x{run_id:x}._tcp.local.", std::process::id());
                 let idle = Duration::from_secs(args.idle_secs);
-                let measures = match scenarios::run_once(
-                    scenario,
-                    &net,
-                    n,
-                    bin,
-                    key_dir,
-                    service_type,
-                    idle,
-                ) {
-                    Ok(measures) => measures,
-                    Err(LabError::Failed(msg)) => {
-                        eprintln!("lab: {} n={n} run {run}: {msg}", scenario.name());
-                        vec![scenarios::Measure {
-                            name: scenario.name(),
-                            value: 0.0,
-                            unit: "ms",
-                            ok: false,
-                        }]
-                    }
-                    Err(e) => return Err(e),
+                let node = nodes::NodeCommand {
+                    bin: bin.to_owned(),
+                    key_dir: key_dir.to_owned(),
+                    extra: args.node_args.clone(),
                 };
+                let measures =
+                    match scenarios::run_once(scenario, &net, n, &node, service_type, idle) {
+                        Ok(measures) => measures,
+                        Err(LabError::Failed(msg)) => {
+                            eprintln!("lab: {} n={n} run {run}: {msg}", scenario.name());
+                            vec![scenarios::Measure {
+                                name: scenario.name(),
+                                value: 0.0,
+                                unit: "ms",
+                                ok: false,
+                            }]
+                        }
+                        Err(e) => return Err(e),
+                    };
                 for m in measures {
                     let row = Row {
                         scenario: m.name,

@@ -21,11 +21,12 @@
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 use serde_json::{json, Value};
 use tazcom_discovery::{MdnsConfig, StaticPeer};
-use tazcom_node::{Node, NodeEvent, NodeMetrics};
+use tazcom_node::{LivenessPolicy, Node, NodeEvent, NodeMetrics};
 use tazcom_registry::unix_ms;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -61,11 +62,20 @@ struct Args {
     /// Print events as JSON lines on stdout.
     #[arg(long)]
     json: bool,
+    /// Do not act on mDNS probe hints (docs/discovery.md, "Probe hints").
+    #[arg(long)]
+    no_probe_hints: bool,
+    /// Liveness check interval in ms (docs/node.md, "Liveness"); 0 turns
+    /// the checks off.
+    #[arg(long, default_value_t = 4000)]
+    liveness_ms: u64,
 }
 
 mod common;
 
-#[tokio::main]
+// One thread: a LAN node idles most of the time, and each worker thread
+// costs resident memory (docs/performance.md, "Idle node memory").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     common::init_tracing("info");
@@ -75,7 +85,12 @@ async fn main() -> std::process::ExitCode {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut mdns = MdnsConfig::default()
         .with_service_type(args.service_type)
-        .with_mdns_port(args.mdns_port);
+        .with_mdns_port(args.mdns_port)
+        .with_probe_hints(!args.no_probe_hints);
+    let liveness = match args.liveness_ms {
+        0 => LivenessPolicy::disabled(),
+        ms => LivenessPolicy::default().with_interval(Duration::from_millis(ms)),
+    };
     if !args.interfaces.is_empty() {
         mdns = mdns.with_interfaces(args.interfaces);
     }
@@ -83,6 +98,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .key_file(args.key)
         .listen(SocketAddr::new(args.listen, args.port))
         .validator(args.validator)
+        .liveness(liveness)
         .mdns(mdns);
     if !args.peers.is_empty() {
         builder = builder.static_peers(args.peers);

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -27,10 +27,16 @@ struct Event {
     metrics: Option<Value>,
 }
 
+/// How to start a node: the binary, where keys go, extra arguments.
+pub struct NodeCommand {
+    pub bin: PathBuf,
+    pub key_dir: PathBuf,
+    pub extra: Vec<String>,
+}
+
 /// Node processes of one run; SIGKILLed and reaped when dropped.
-pub struct Nodes {
-    bin: PathBuf,
-    key_dir: PathBuf,
+pub struct Nodes<'a> {
+    command: &'a NodeCommand,
     service_type: String,
     children: Vec<Option<Child>>,
     /// Peer id of each node, from its `ready` event.
@@ -43,14 +49,13 @@ pub struct Nodes {
     rx: mpsc::Receiver<Event>,
 }
 
-impl Nodes {
+impl<'a> Nodes<'a> {
     /// No process yet; `service_type` should be unique to the run so that
     /// nothing left from an earlier run is ever seen.
-    pub fn new(bin: &Path, key_dir: &Path, service_type: String) -> Self {
+    pub fn new(command: &'a NodeCommand, service_type: String) -> Self {
         let (tx, rx) = mpsc::channel();
         Self {
-            bin: bin.to_owned(),
-            key_dir: key_dir.to_owned(),
+            command,
             service_type,
             children: Vec::new(),
             ids: Vec::new(),
@@ -65,14 +70,15 @@ impl Nodes {
     /// `net.host(index)`; its stdout is read by a thread of its own.
     pub fn spawn(&mut self, net: &Net) -> Result<usize, LabError> {
         let i = self.children.len();
-        let key = self.key_dir.join(format!("h{}.key", i + 1));
+        let key = self.command.key_dir.join(format!("h{}.key", i + 1));
         let mut child = Command::new("ip")
             .args(["netns", "exec", net.host(i)])
-            .arg(&self.bin)
+            .arg(&self.command.bin)
             .args(["--json", "--interface", "eth0", "--service-type"])
             .arg(&self.service_type)
             .arg("--key")
             .arg(&key)
+            .args(&self.command.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -238,7 +244,7 @@ impl Nodes {
     }
 }
 
-impl Drop for Nodes {
+impl Drop for Nodes<'_> {
     fn drop(&mut self) {
         for mut child in self.children.iter_mut().filter_map(Option::take) {
             let _ = child.kill();

@@ -48,10 +48,16 @@ pub fn draw(summaries: &[Summary], path: &Path) -> Result<(), String> {
         .configure_mesh()
         .x_desc("N (nodes)")
         .y_desc("ms")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()
         .map_err(|e| e.to_string())?;
-    let mut scenarios: Vec<&str> = timed.iter().map(|s| s.scenario).collect();
-    scenarios.dedup();
+    let mut scenarios: Vec<&str> = Vec::new();
+    for s in &timed {
+        if !scenarios.contains(&s.scenario) {
+            scenarios.push(s.scenario);
+        }
+    }
     for (i, scenario) in scenarios.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let points: Vec<(f64, f64, f64)> = timed

@@ -1,11 +1,10 @@
 //! The measured scenarios. Each run starts fresh node processes with a
 //! service type of its own and stops them all at the end.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::net::Net;
-use crate::nodes::Nodes;
+use crate::nodes::{NodeCommand, Nodes};
 use crate::{unix_ms, LabError};
 
 /// Bound on convergence and on the burst, join and leave measurements.
@@ -74,12 +73,11 @@ pub fn run_once(
     scenario: Scenario,
     net: &Net,
     n: usize,
-    bin: &Path,
-    key_dir: &Path,
+    node: &NodeCommand,
     service_type: String,
     idle: Duration,
 ) -> Result<Vec<Measure>, LabError> {
-    let mut nodes = Nodes::new(bin, key_dir, service_type);
+    let mut nodes = Nodes::new(node, service_type);
     let timed = |o: Result<Outcome, LabError>| {
         o.map(|o| {
             vec![Measure {

@@ -40,6 +40,33 @@ impl Csv {
     }
 }
 
+/// Reads a CSV written by [`Csv`] (for `--plot-from`). Rows whose scenario
+/// or unit this lab does not write are skipped.
+pub fn read_csv(path: &Path) -> io::Result<Vec<Row>> {
+    const NAMES: [&str; 6] = ["burst", "join", "leave", "crash", "idle_rss", "liveness"];
+    const UNITS: [&str; 3] = ["ms", "kB", "per_peer_min"];
+    let text = std::fs::read_to_string(path)?;
+    let rows = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            let [scenario, n, run, value, unit, ok] = f.as_slice() else {
+                return None;
+            };
+            Some(Row {
+                scenario: NAMES.into_iter().find(|s| s == scenario)?,
+                n: n.parse().ok()?,
+                run: run.parse().ok()?,
+                value: value.parse().ok()?,
+                unit: UNITS.into_iter().find(|u| u == unit)?,
+                ok: ok.parse().ok()?,
+            })
+        })
+        .collect();
+    Ok(rows)
+}
+
 /// Min / median / p95 / max of the successful runs of one scenario and N.
 pub struct Summary {
     pub scenario: &'static str,

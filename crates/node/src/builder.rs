@@ -148,7 +148,7 @@ impl NodeBuilder {
 
     /// How known peers are checked for liveness (default
     /// [`LivenessPolicy::default`]: a signed PING to a peer not heard from
-    /// for 5 s, removal after 2 unanswered rounds;
+    /// for 4 s (plus 0–20 %), removal after 2 unanswered rounds;
     /// [`LivenessPolicy::disabled`] to rely on goodbyes and record expiry).
     pub fn liveness(mut self, policy: LivenessPolicy) -> Self {
         self.liveness = policy;

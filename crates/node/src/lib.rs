@@ -40,21 +40,41 @@
 //! # What a node does
 //! - **Announces** itself through each discovery source (DNS-SD instance
 //!   `TAZCOM Node <short id>`, TXT `id=`, `v=`, `caps=`; `docs/wire.md`).
-//! - **Discovers** peers: each announcement becomes a registry upsert
-//!   ([`NodeEvent::Discovered`] / [`NodeEvent::Updated`]); a goodbye removes
-//!   the peer by DNS-SD instance name ([`NodeEvent::Removed`]).
-//! - **Greets** each newly discovered peer, and a known peer whose
-//!   addresses changed, with one signed HELLO addressed to the announced id
-//!   (retried per [`GreetingPolicy`]): [`NodeEvent::HelloAcked`] with the
-//!   round-trip time and whether the peer proved its id (a signed ACK
-//!   marks its entry `verified`; a prototype's plain `ACK` does not), or
+//! - **Finds** peers three ways, each reported as [`NodeEvent::Discovered`]
+//!   with its source (`docs/node.md`, "How peers are found"):
+//!   - a DNS-SD announcement or static entry becomes a registry upsert
+//!     ([`NodeEvent::Updated`] when it changes); its id is a claim until
+//!     the greeting proves it;
+//!   - an mDNS probe hint: the prober is greeted at once and stored only
+//!     if its signed ACK proves the hinted key at the hinted address;
+//!   - a verified signed HELLO or PING from a peer the registry does not
+//!     hold registers it (`Source::Greeting`: its IP as seen, the listen
+//!     port it signed) and the node greets it back. Until its DNS-SD
+//!     records resolve, such an entry has no instance name and default
+//!     capabilities (protocol version 0, not a validator).
+//! - **Greets** each new peer, and a known peer whose addresses changed,
+//!   with one signed HELLO addressed to its id (retried per
+//!   [`GreetingPolicy`]): [`NodeEvent::HelloAcked`] with the round-trip
+//!   time and whether the peer proved its id (a signed ACK marks its entry
+//!   `verified`; a prototype's plain `ACK` does not), or
 //!   [`NodeEvent::HelloFailed`] (also when another key answers).
-//! - **Answers** HELLOs ([`NodeEvent::HelloReceived`]; the transport
-//!   rejects signed ones that fail a check) and refreshes the sender's
-//!   `last_seen_ms` when the registry knows it; a verified signed HELLO
-//!   from a listed address marks the entry `verified`.
-//! - **Stops** cleanly with [`Node::shutdown`]: goodbye sent, listener
-//!   closed, greetings in flight cancelled, [`NodeEvent::Stopped`].
+//! - **Answers** HELLOs ([`NodeEvent::HelloReceived`]), PINGs and BYEs; the
+//!   transport rejects signed ones that fail a check. A HELLO refreshes a
+//!   known sender's `last_seen_ms`, and a verified one from a listed
+//!   address marks the entry `verified`.
+//! - **Checks liveness** per [`LivenessPolicy`]: a peer not heard from for
+//!   the interval (default 4 s, + 0–20 %) gets a signed PING; one that
+//!   answers none of the rounds (default 2) is removed (static peers are
+//!   kept). A PING from a known peer resets only the node's own liveness
+//!   clock, not the registry's `last_seen_ms` (no observer churn).
+//! - **Removes** peers with a [`RemovalReason`] in [`NodeEvent::Removed`]:
+//!   [`Withdrawn`](RemovalReason::Withdrawn) (mDNS goodbye or record
+//!   expiry), [`Bye`](RemovalReason::Bye) (the peer's verified BYE; it is
+//!   not re-added by discovery for 5 s unless it proves it is back) or
+//!   [`Unreachable`](RemovalReason::Unreachable) (failed liveness check).
+//! - **Stops** cleanly with [`Node::shutdown`]: no new contact, a signed
+//!   BYE to every verified or greeted peer (500 ms at most), the mDNS
+//!   goodbye, listener closed, [`NodeEvent::Stopped`].
 //!
 //! Observers (DHT, mesh, validator set…) plug into [`Node::registry`].
 //! Counters of every layer: [`Node::metrics`]. See `docs/node.md`.

@@ -15,7 +15,7 @@ use tazcom_discovery::{DiscoveryEvent, PeerInfo};
 use tazcom_identity::{Identity, PeerId};
 use tazcom_node::{LivenessPolicy, Node, NodeEvent};
 use tazcom_registry::Source;
-use tazcom_transport::{Listener, TransportConfig};
+use tazcom_transport::{InboundEvent, Listener, TransportConfig};
 use tokio::sync::mpsc::{self, Sender};
 
 /// What a probe of `peer` proposes: its instance, `v=1 caps=validator`.
@@ -51,16 +51,21 @@ async fn scripted_node() -> (Node, Sender<DiscoveryEvent>, EventLog) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prober_that_proves_its_key_is_stored_at_once() {
     let (a, script, mut events) = scripted_node().await;
-    let b = builder()
-        .liveness(LivenessPolicy::disabled())
-        .start()
-        .await
-        .expect("start B");
-    let b_id = b.peer_id();
-    script
-        .send(probe(b_id, b.local_addr()))
-        .await
-        .expect("send");
+    // B: a bare signed-greeting server (a node would also greet A back,
+    // racing the hint with the greeting path).
+    let b_identity = Arc::new(Identity::generate());
+    let b_id = b_identity.peer_id();
+    let listener = Listener::bind(
+        "127.0.0.1:0".parse().expect("addr"),
+        TransportConfig::default(),
+    )
+    .await
+    .expect("bind")
+    .with_identity(b_identity);
+    let b_addr = listener.local_addr();
+    let (tx, mut b_inbound) = mpsc::channel(16);
+    let b = listener.serve(tx);
+    script.send(probe(b_id, b_addr)).await.expect("send");
 
     let discovered = events
         .expect("Discovered B", WAIT, common::is_discovered(b_id))
@@ -69,7 +74,7 @@ async fn a_prober_that_proves_its_key_is_stored_at_once() {
         discovered,
         NodeEvent::Discovered {
             peer: b_id,
-            addrs: vec![b.local_addr()],
+            addrs: vec![b_addr],
             source: Source::Mdns,
         }
     );
@@ -88,17 +93,30 @@ async fn a_prober_that_proves_its_key_is_stored_at_once() {
     );
     let m = a.metrics();
     assert_eq!((m.probe_hints, m.probe_hints_confirmed), (1, 1));
-    // B was greeted by the hint, so it stores A from that greeting.
-    assert!(eventually(WAIT, || b.registry().contains(&a.peer_id())).await);
+    // B saw one verified HELLO from A, carrying A's listen port.
+    match b_inbound.recv().await {
+        Some(InboundEvent::Hello {
+            from,
+            verified,
+            listen_port,
+            ..
+        }) => assert_eq!(
+            (from, verified, listen_port),
+            (a.peer_id(), true, Some(a.local_addr().port()))
+        ),
+        other => panic!("expected A's HELLO, got {other:?}"),
+    }
 
     // The same hint again changes nothing.
-    script
-        .send(probe(b_id, b.local_addr()))
-        .await
-        .expect("send");
+    script.send(probe(b_id, b_addr)).await.expect("send");
     assert!(eventually(WAIT, || a.metrics().probe_hints == 2).await);
     assert_eq!(a.metrics().probe_hints_confirmed, 1);
-    b.shutdown().await.expect("B shutdown");
+    assert_eq!(
+        a.metrics().hellos_sent,
+        1,
+        "a known, verified prober is not greeted again"
+    );
+    b.shutdown().await;
     a.shutdown().await.expect("A shutdown");
 }
 
