@@ -142,3 +142,80 @@ async fn a_zero_liveness_interval_is_refused() {
         "{result:?}"
     );
 }
+
+/// A peer that said BYE is not brought back by its own late announcement;
+/// its withdrawal by discovery ends that, and it is found again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_announcement_does_not_bring_back_a_peer_that_said_bye() {
+    use std::collections::BTreeMap;
+    use tazcom_discovery::{DiscoveryEvent, PeerInfo, RejectReason};
+    use tazcom_identity::Identity;
+    use tazcom_registry::Source;
+    use tazcom_transport::{send_signed_bye, TransportConfig};
+
+    let (source, script, _local) = common::ScriptedDiscovery::new();
+    let a = builder()
+        .liveness(LivenessPolicy::disabled())
+        .discovery(source, Source::Mdns)
+        .start()
+        .await
+        .expect("start A");
+    let mut events = EventLog::of(&a);
+    let x = Identity::generate();
+    let x_id = x.peer_id();
+    let instance = format!("TAZCOM Node {}", x_id.short());
+    let announce = || {
+        DiscoveryEvent::Discovered(PeerInfo {
+            peer_id: x_id,
+            addrs: vec![common::closed_port()],
+            instance_name: instance.clone(),
+            txt: BTreeMap::from([("id".to_owned(), x_id.to_string())]),
+        })
+    };
+    // Handled in order: once A reports this rejection, all before it is done.
+    let barrier = |name: &str| DiscoveryEvent::Rejected {
+        instance_name: name.to_owned(),
+        reason: RejectReason::MissingId,
+    };
+    let is_barrier = |name: &'static str| move |e: &NodeEvent| matches!(e, NodeEvent::Rejected { reason } if reason.contains(name));
+
+    script.send(announce()).await.expect("send");
+    events
+        .expect("Discovered X", WAIT, common::is_discovered(x_id))
+        .await;
+    let reply = send_signed_bye(
+        a.local_addr(),
+        &x,
+        &a.peer_id(),
+        &TransportConfig::default(),
+    )
+    .await
+    .expect("A acknowledges the BYE");
+    assert!(reply.is_verified());
+    let removed = events
+        .expect("Removed X", WAIT, common::is_removed(x_id))
+        .await;
+    assert_eq!(removal_reason(&removed), Some(RemovalReason::Bye));
+
+    // X's announcement, still on its way: ignored.
+    script.send(announce()).await.expect("send");
+    script.send(barrier("first-barrier")).await.expect("send");
+    events
+        .expect("barrier", WAIT, is_barrier("first-barrier"))
+        .await;
+    assert!(!a.registry().contains(&x_id), "{:?}", a.peers());
+
+    // Discovery withdraws X (its goodbye): X is no longer departed, and a
+    // new announcement finds it again.
+    script
+        .send(DiscoveryEvent::Removed {
+            instance_name: instance.clone(),
+            peer_id: Some(x_id),
+        })
+        .await
+        .expect("send");
+    script.send(announce()).await.expect("send");
+    let found_again = eventually(WAIT, || a.registry().contains(&x_id)).await;
+    assert!(found_again, "X never found again: {:?}", events.seen);
+    a.shutdown().await.expect("A shutdown");
+}

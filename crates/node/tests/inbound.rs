@@ -1,5 +1,6 @@
-//! Inbound HELLOs: a known sender's entry is refreshed, an unknown sender
-//! is reported and counted but not stored.
+//! Inbound requests: a known sender's entry is refreshed; an unknown
+//! sender of a legacy HELLO is reported and counted but not stored; an
+//! unknown sender of a verified PING is registered and greeted back.
 
 mod common;
 
@@ -314,4 +315,52 @@ async fn a_connection_the_transport_rejects_is_reported_and_counted() {
     );
     assert_eq!(a.metrics().transport.rejected_not_json, 1);
     a.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_ping_from_an_unknown_peer_registers_it() {
+    use tazcom_node::LivenessPolicy;
+    use tazcom_transport::send_signed_ping;
+
+    let a = builder()
+        .liveness(LivenessPolicy::disabled())
+        .start()
+        .await
+        .expect("start A");
+    let mut events = EventLog::of(&a);
+    // B was dropped by A (say, while unreachable) and checks A again.
+    let b = builder()
+        .liveness(LivenessPolicy::disabled())
+        .start()
+        .await
+        .expect("start B");
+    let reply = send_signed_ping(
+        a.local_addr(),
+        b.identity(),
+        &a.peer_id(),
+        Some(b.local_addr().port()),
+        &TransportConfig::default(),
+    )
+    .await
+    .expect("A acknowledges the PING");
+    assert!(reply.is_verified());
+    let discovered = events
+        .expect("Discovered B", WAIT, common::is_discovered(b.peer_id()))
+        .await;
+    assert_eq!(
+        discovered,
+        NodeEvent::Discovered {
+            peer: b.peer_id(),
+            addrs: vec![b.local_addr()],
+            source: Source::Greeting,
+        }
+    );
+    // ... and greets it back.
+    events
+        .expect("HelloAcked B", WAIT, common::is_hello_acked(b.peer_id()))
+        .await;
+    assert_eq!(a.metrics().pings_received, 1);
+    assert!(a.registry().get(&b.peer_id()).is_some_and(|e| e.verified));
+    b.shutdown().await.expect("B shutdown");
+    a.shutdown().await.expect("A shutdown");
 }
