@@ -23,6 +23,10 @@ pub(crate) enum Ignored {
     OwnId,
     /// The TXT record or the port is refused, as a resolved service would be.
     Rejected(RejectReason),
+    /// No usable address: no A/AAAA record of the SRV target that a TCP
+    /// connection could go to, and a source address that cannot stand in
+    /// (unspecified, multicast, broadcast, IPv6 link-local).
+    NoAddress,
 }
 
 /// One SRV record of a probe that gave no hint.
@@ -119,9 +123,13 @@ impl ProbeParser {
         if peer_id == self.own_id {
             return Err(Ignored::OwnId);
         }
+        let addrs = addresses(packet, &srv.target, source, port);
+        if addrs.is_empty() {
+            return Err(Ignored::NoAddress);
+        }
         Ok(PeerInfo {
             peer_id,
-            addrs: addresses(packet, &srv.target, source, port),
+            addrs,
             instance_name,
             txt,
         })
@@ -138,6 +146,17 @@ impl ProbeParser {
                 .all(|(label, want)| label.as_ref().eq_ignore_ascii_case(want));
         same_type.then(|| first.as_ref())
     }
+}
+
+/// Whether a TCP connection could go to `ip`: not unspecified, multicast
+/// or the IPv4 broadcast address, and not IPv6 link-local (which needs its
+/// interface as scope id, unknown here).
+fn usable(ip: IpAddr) -> bool {
+    let special = match ip {
+        IpAddr::V4(v4) => v4.is_broadcast(),
+        IpAddr::V6(v6) => v6.is_unicast_link_local(),
+    };
+    !(special || ip.is_unspecified() || ip.is_multicast())
 }
 
 /// QR = 0, standard query, no error, and something proposed.
@@ -165,9 +184,9 @@ fn read_txt(txt: Option<&TXT<'_>>) -> Result<TxtFields, RejectReason> {
 }
 
 /// The TCP addresses of the SRV `target`: its A and AAAA records in the
-/// Authority and Additional sections (no IPv6 link-local, no unspecified
-/// or multicast address), or `source` when none is IPv4; sorted, IPv4
-/// first, one per IP.
+/// Authority and Additional sections, or `source` when none is IPv4; only
+/// [`usable`] ones; sorted, IPv4 first, one per IP. Empty when none is
+/// usable.
 fn addresses(packet: &Packet<'_>, target: &Name<'_>, source: IpAddr, port: u16) -> Vec<SocketAddr> {
     let mut ips: Vec<IpAddr> = packet
         .name_servers
@@ -176,16 +195,12 @@ fn addresses(packet: &Packet<'_>, target: &Name<'_>, source: IpAddr, port: u16) 
         .filter(|r| r.name == *target)
         .filter_map(|r| match &r.rdata {
             RData::A(a) => Some(IpAddr::V4(Ipv4Addr::from(a.address))),
-            RData::AAAA(aaaa) => {
-                let v6 = Ipv6Addr::from(aaaa.address);
-                // A link-local address needs its interface as scope id.
-                (!v6.is_unicast_link_local()).then_some(IpAddr::V6(v6))
-            }
+            RData::AAAA(aaaa) => Some(IpAddr::V6(Ipv6Addr::from(aaaa.address))),
             _ => None,
         })
-        .filter(|ip| !ip.is_unspecified() && !ip.is_multicast())
+        .filter(|ip| usable(*ip))
         .collect();
-    if !ips.iter().any(IpAddr::is_ipv4) {
+    if !ips.iter().any(IpAddr::is_ipv4) && usable(source) {
         ips.push(source);
     }
     let mut addrs: Vec<SocketAddr> = ips.into_iter().map(|ip| (ip, port).into()).collect();
@@ -299,6 +314,19 @@ mod tests {
             addrs,
             vec![SocketAddr::from((FROM, 4001)), SocketAddr::from((v6, 4001))]
         );
+    }
+
+    #[test]
+    fn an_unusable_source_does_not_stand_in() {
+        for source in ["0.0.0.0", "224.0.0.251", "255.255.255.255", "fe80::1", "::"] {
+            let source: IpAddr = source.parse().unwrap();
+            let link_local: IpAddr = "fe80::2".parse().unwrap();
+            let bytes = probe("p", TY, 4002, &[&id_entry(id(1))], &[link_local]);
+            let scan = parser().scan(&bytes, source).unwrap();
+            assert!(scan.hints.is_empty(), "{source}: {:?}", scan.hints);
+            let reasons: Vec<&Ignored> = scan.ignored.iter().map(|r| &r.reason).collect();
+            assert_eq!(reasons, [&Ignored::NoAddress], "{source}");
+        }
     }
 
     #[test]

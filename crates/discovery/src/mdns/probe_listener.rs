@@ -236,6 +236,9 @@ fn log_ignored(ignored: &[IgnoredRecord], from: SocketAddr) {
             Ignored::Rejected(reason) => {
                 debug!(name = %record.name, %reason, %from, "mDNS probe ignored")
             }
+            Ignored::NoAddress => {
+                debug!(name = %record.name, %from, "mDNS probe without a usable address ignored")
+            }
         }
     }
 }
