@@ -174,5 +174,9 @@ pub fn entry(id: PeerId, port: u16) -> PeerEntry {
     let mut e = PeerEntry::new(id, Source::Mdns);
     e.instance_name = Some(format!("TAZCOM Node {}", id.short()).into());
     e.addrs = vec![SocketAddr::from(([127, 0, 0, 1], port))];
+    // Fixed, not "now": two calls must give equal entries even across a
+    // millisecond boundary (an equal upsert is `Unchanged`).
+    e.first_seen_ms = 1_700_000_000_000;
+    e.last_seen_ms = 1_700_000_000_000;
     e
 }
