@@ -12,88 +12,23 @@
 //! tests running in parallel (all on the same mDNS port) never see each
 //! other. Timing lines are printed to stderr (`--nocapture` shows them).
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+mod common;
+
+use common::{
+    assert_private_network, config, random_peer_id, start_node, unique_service_type,
+    DISCOVERY_WAIT, TEST_MDNS_PORT,
+};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
-use tazcom_discovery::{
-    Discovery, DiscoveryEvent, LocalService, MdnsConfig, MdnsDiscovery, RejectReason,
-};
+use tazcom_discovery::{Discovery, DiscoveryEvent, LocalService, RejectReason};
 use tazcom_identity::PeerId;
 use tokio::sync::mpsc::Receiver;
-
-/// A non-standard mDNS port: exercises the port option and keeps clear of
-/// any responder on 5353 (mdns-sd >= 0.21 serves several processes on it).
-const TEST_MDNS_PORT: u16 = 5454;
-
-/// Upper bound for a peer to be discovered on loopback (ms).
-const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
 
 /// Upper bound for a goodbye to turn into `Removed` (ms). mdns-sd keeps a
 /// goodbye record for 1 s (RFC 6762 §10.1) before it reports the removal.
 const REMOVAL_WAIT: Duration = Duration::from_secs(3);
-
-fn assert_private_network() {
-    let interfaces = if_addrs::get_if_addrs().expect("cannot list network interfaces");
-    let mut outside: Vec<&str> = interfaces
-        .iter()
-        .filter(|i| !i.is_loopback())
-        .map(|i| i.name.as_str())
-        .collect();
-    outside.dedup();
-    assert!(
-        outside.is_empty(),
-        "refusing to send multicast: interfaces {outside:?} are reachable. Run these tests in a \
-         private network namespace: \
-         unshare -n sh -c 'ip link set lo up; cargo test -p tazcom-discovery --offline'"
-    );
-    assert!(
-        interfaces.iter().any(|i| i.name == "lo"),
-        "loopback has no address; run `ip link set lo up` in the namespace first"
-    );
-}
-
-/// A fresh service type `_tz<8 hex>._tcp.local.` (name 11 chars <= 15).
-fn unique_service_type() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u32(std::process::id());
-    format!("_tz{:08x}._tcp.local.", hasher.finish() as u32)
-}
-
-fn random_peer_id() -> PeerId {
-    let mut bytes = [0u8; 32];
-    for chunk in bytes.chunks_mut(8) {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u8(chunk.len() as u8);
-        chunk.copy_from_slice(&hasher.finish().to_le_bytes()[..chunk.len()]);
-    }
-    PeerId::from_bytes(bytes)
-}
-
-fn config(service_type: &str) -> MdnsConfig {
-    MdnsConfig::default()
-        .with_service_type(service_type)
-        .with_mdns_port(TEST_MDNS_PORT)
-        .with_interfaces(["lo"])
-}
-
-async fn start_node(
-    service_type: &str,
-    port: u16,
-) -> (MdnsDiscovery, Receiver<DiscoveryEvent>, PeerId) {
-    let id = random_peer_id();
-    let mut mdns = MdnsDiscovery::new(config(service_type)).expect("valid config");
-    let events = mdns
-        .start(LocalService::new(id, port).with_txt("v", "1"))
-        .await
-        .expect("mDNS start on lo");
-    (mdns, events, id)
-}
 
 /// Reads events into `seen` until one matches `want` or `wait` passes.
 async fn wait_for(
@@ -137,8 +72,8 @@ async fn two_nodes_discover_each_other_but_not_themselves() {
     assert_private_network();
     let ty = unique_service_type();
     let started = Instant::now();
-    let (mut a, mut a_events, a_id) = start_node(&ty, 4101).await;
-    let (mut b, mut b_events, b_id) = start_node(&ty, 4102).await;
+    let (mut a, mut a_events, a_id) = start_node(config(&ty), 4101).await;
+    let (mut b, mut b_events, b_id) = start_node(config(&ty), 4102).await;
     let (mut a_seen, mut b_seen) = (Vec::new(), Vec::new());
 
     let found_b = wait_for(&mut a_events, &mut a_seen, DISCOVERY_WAIT, discovered(b_id)).await;
@@ -210,8 +145,8 @@ async fn two_nodes_discover_each_other_but_not_themselves() {
 async fn shutdown_sends_a_goodbye_that_removes_the_peer() {
     assert_private_network();
     let ty = unique_service_type();
-    let (mut a, mut a_events, _a_id) = start_node(&ty, 4201).await;
-    let (mut b, mut b_events, b_id) = start_node(&ty, 4202).await;
+    let (mut a, mut a_events, _a_id) = start_node(config(&ty), 4201).await;
+    let (mut b, mut b_events, b_id) = start_node(config(&ty), 4202).await;
     let mut seen = Vec::new();
     wait_for(&mut a_events, &mut seen, DISCOVERY_WAIT, discovered(b_id))
         .await
@@ -254,7 +189,7 @@ async fn shutdown_sends_a_goodbye_that_removes_the_peer() {
 async fn bad_txt_ids_are_rejected_and_counted_valid_peers_still_found() {
     assert_private_network();
     let ty = unique_service_type();
-    let (mut a, mut a_events, _a_id) = start_node(&ty, 4301).await;
+    let (mut a, mut a_events, _a_id) = start_node(config(&ty), 4301).await;
 
     let raw = raw_daemon();
     let good_id = random_peer_id();
@@ -313,7 +248,7 @@ async fn bad_txt_ids_are_rejected_and_counted_valid_peers_still_found() {
 async fn a_peer_moving_to_another_port_is_updated() {
     assert_private_network();
     let ty = unique_service_type();
-    let (mut a, mut a_events, _a_id) = start_node(&ty, 4401).await;
+    let (mut a, mut a_events, _a_id) = start_node(config(&ty), 4401).await;
 
     let raw = raw_daemon();
     let peer = random_peer_id();
@@ -355,7 +290,7 @@ async fn a_peer_moving_to_another_port_is_updated() {
 async fn a_second_start_is_refused_while_running() {
     assert_private_network();
     let ty = unique_service_type();
-    let (mut a, _events, a_id) = start_node(&ty, 4501).await;
+    let (mut a, _events, a_id) = start_node(config(&ty), 4501).await;
     let again = a.start(LocalService::new(a_id, 4501)).await;
     assert!(
         matches!(

@@ -12,80 +12,15 @@
 //! Each test uses its own random service type `_tz<8 hex>._tcp.local.` on
 //! the test mDNS port, as tests/mdns_loopback.rs does.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+mod common;
+
+use common::{assert_private_network, config, start_node, unique_service_type, DISCOVERY_WAIT};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tazcom_discovery::{Discovery, DiscoveryEvent, LocalService, MdnsConfig, MdnsDiscovery};
+use tazcom_discovery::{Discovery, DiscoveryEvent};
 use tazcom_identity::PeerId;
 use tokio::sync::mpsc::Receiver;
-
-/// The mDNS port of the loopback tests (not 5353).
-const TEST_MDNS_PORT: u16 = 5454;
-
-/// Upper bound for a peer to be discovered on loopback.
-const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
-
-fn assert_private_network() {
-    let interfaces = if_addrs::get_if_addrs().expect("cannot list network interfaces");
-    let mut outside: Vec<&str> = interfaces
-        .iter()
-        .filter(|i| !i.is_loopback())
-        .map(|i| i.name.as_str())
-        .collect();
-    outside.dedup();
-    assert!(
-        outside.is_empty(),
-        "refusing to send multicast: interfaces {outside:?} are reachable. Run these tests in a \
-         private network namespace: \
-         unshare -n sh -c 'ip link set lo up; cargo test -p tazcom-discovery --offline'"
-    );
-    assert!(
-        interfaces.iter().any(|i| i.name == "lo"),
-        "loopback has no address; run `ip link set lo up` in the namespace first"
-    );
-}
-
-/// A fresh service type `_tz<8 hex>._tcp.local.`.
-fn unique_service_type() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u32(std::process::id());
-    format!("_tz{:08x}._tcp.local.", hasher.finish() as u32)
-}
-
-fn random_peer_id() -> PeerId {
-    let mut bytes = [0u8; 32];
-    for chunk in bytes.chunks_mut(8) {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u8(chunk.len() as u8);
-        chunk.copy_from_slice(&hasher.finish().to_le_bytes()[..chunk.len()]);
-    }
-    PeerId::from_bytes(bytes)
-}
-
-async fn start_node(
-    config: MdnsConfig,
-    port: u16,
-) -> (MdnsDiscovery, Receiver<DiscoveryEvent>, PeerId) {
-    let id = random_peer_id();
-    let mut mdns = MdnsDiscovery::new(config).expect("valid config");
-    let events = mdns
-        .start(LocalService::new(id, port).with_txt("v", "1"))
-        .await
-        .expect("mDNS start on lo");
-    (mdns, events, id)
-}
-
-fn config(service_type: &str) -> MdnsConfig {
-    MdnsConfig::default()
-        .with_service_type(service_type)
-        .with_mdns_port(TEST_MDNS_PORT)
-        .with_interfaces(["lo"])
-}
 
 /// Reads events into `seen` until `Discovered` for `id` or `wait` passes.
 async fn until_discovered(
