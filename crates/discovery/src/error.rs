@@ -19,10 +19,10 @@ use tazcom_identity::PeerIdError;
 #[non_exhaustive]
 pub enum DiscoveryError {
     /// The configured DNS-SD service type is malformed.
-    #[error(
-        "invalid DNS-SD service type {service_type:?}: {source}; expected the form \
-         `_name._tcp.local.` (RFC 6763 §7), e.g. `_tazcom._tcp.local.`"
-    )]
+    ///
+    /// The expected form is `_name._tcp.local.` (RFC 6763 §7), e.g.
+    /// `_tazcom._tcp.local.`.
+    #[error("invalid DNS-SD service type {service_type:?}")]
     InvalidServiceType {
         /// The service type as configured.
         service_type: String,
@@ -53,7 +53,7 @@ pub enum DiscoveryError {
     },
 
     /// The operating system's interface list could not be read.
-    #[error("cannot list the network interfaces: {0}")]
+    #[error("cannot list the network interfaces")]
     InterfaceList(#[source] std::io::Error),
 
     /// The local service to publish is not acceptable (port 0, bad TXT entry).
@@ -64,10 +64,11 @@ pub enum DiscoveryError {
     },
 
     /// The mDNS daemon could not be created.
-    #[error(
-        "mDNS daemon failed to start on UDP port {port}: {source}; is another process bound \
-         to that port without SO_REUSEPORT, and is multicast enabled on the selected interfaces?"
-    )]
+    ///
+    /// Check that no other process is bound to that port without
+    /// `SO_REUSEPORT`, and that multicast is enabled on the selected
+    /// interfaces.
+    #[error("mDNS daemon failed to start on UDP port {port}")]
     DaemonStart {
         /// The mDNS UDP port that was requested.
         port: u16,
@@ -77,7 +78,7 @@ pub enum DiscoveryError {
     },
 
     /// The running mDNS daemon refused a command.
-    #[error("mDNS daemon refused to {operation}: {source}")]
+    #[error("mDNS daemon refused to {operation}")]
     Daemon {
         /// What was being done, e.g. "register our service".
         operation: &'static str,
@@ -104,7 +105,7 @@ pub enum DiscoveryError {
     },
 
     /// A static peer entry could not be parsed.
-    #[error("static peer entry #{index} {entry:?} is invalid: {source}")]
+    #[error("static peer entry #{index} {entry:?} is invalid")]
     StaticEntry {
         /// 0-based position of the entry in the list.
         index: usize,
@@ -175,12 +176,11 @@ pub enum StaticPeerError {
     )]
     MissingSeparator,
     /// The part before `@` is not a peer id.
-    #[error("the peer id before `@` is invalid: {0}")]
+    #[error("the peer id before `@` is invalid")]
     InvalidPeerId(#[source] PeerIdError),
-    /// The part after `@` is not `IP:PORT`.
-    #[error(
-        "the address {addr:?} after `@` is not IP:PORT (IPv6 goes in brackets: [::1]:4000): {source}"
-    )]
+    /// The part after `@` is not `IP:PORT` (an IPv6 address goes in
+    /// brackets: `[::1]:4000`).
+    #[error("the address {addr:?} after `@` is not IP:PORT")]
     InvalidAddress {
         /// The text after `@`.
         addr: String,
@@ -191,4 +191,21 @@ pub enum StaticPeerError {
     /// The port is 0, which no peer can listen on.
     #[error("the port is 0; give the peer's TCP listener port")]
     ZeroPort,
+}
+
+/// Displays an error followed by its `source()` chain, `": "`-separated, for
+/// log lines (messages do not repeat their source, see the Rust API
+/// guidelines, C-GOOD-ERR).
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
+    }
 }

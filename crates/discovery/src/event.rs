@@ -109,7 +109,7 @@ pub enum RejectReason {
     #[error("TXT `id` value is not UTF-8; expected 64 lowercase hex characters")]
     NonUtf8Id,
     /// The TXT `id` value is not a peer id.
-    #[error("TXT `id` value {value:?} is not a peer id: {source}")]
+    #[error("TXT `id` value {value:?} is not a peer id")]
     InvalidId {
         /// The value as received (at most 255 bytes, the TXT string limit).
         value: String,

@@ -36,7 +36,7 @@ pub use config::{
     DEFAULT_MDNS_PORT, DEFAULT_SHUTDOWN_TIMEOUT, SERVICE_NAME_MAX_LEN,
 };
 
-use crate::error::DiscoveryError;
+use crate::error::{Chain, DiscoveryError};
 use crate::event::DiscoveryEvent;
 use crate::source::{Discovery, LocalService};
 use crate::stats::{DiscoveryStats, StatsCounter};
@@ -236,7 +236,7 @@ impl Discovery for MdnsDiscovery {
             .await;
         match &result {
             Ok(()) => info!("mDNS discovery shut down"),
-            Err(e) => warn!(error = %e, "mDNS discovery shut down with an error"),
+            Err(e) => warn!(error = %Chain(e), "mDNS discovery shut down with an error"),
         }
         result
     }

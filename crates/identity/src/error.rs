@@ -113,11 +113,10 @@ pub enum KeyFileError {
         path: PathBuf,
     },
     /// The process may not read the key file or create files in its directory.
-    #[error(
-        "permission denied on {op_path} while {action} (key file {path}): {source}; \
-         run the node as the key's owner, or fix the owner/mode (key file 0600, \
-         directory writable by the owner)"
-    )]
+    ///
+    /// Run the node as the key's owner, or fix the owner/mode (key file 0600,
+    /// directory writable by the owner).
+    #[error("permission denied on {op_path} while {action} (key file {path})")]
     PermissionDenied {
         /// The key file path.
         path: PathBuf,
@@ -131,7 +130,7 @@ pub enum KeyFileError {
         source: io::Error,
     },
     /// Any other I/O failure while reading or creating the key file.
-    #[error("I/O error ({kind}) on {op_path} while {action} (key file {path}): {source}")]
+    #[error("I/O error on {op_path} while {action} (key file {path})")]
     Io {
         /// The key file path.
         path: PathBuf,

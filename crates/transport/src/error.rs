@@ -56,10 +56,10 @@ impl fmt::Display for TimeoutPhase {
 #[non_exhaustive]
 pub enum TransportError {
     /// The listener could not be bound.
-    #[error(
-        "cannot bind TCP listener on {addr}: {source}; use port 0 to let the OS pick a \
-         free port, or an address of a local interface"
-    )]
+    ///
+    /// Use port 0 to let the OS pick a free port, or an address of a local
+    /// interface.
+    #[error("cannot bind TCP listener on {addr}")]
     Bind {
         /// The address that was asked for.
         addr: SocketAddr,
@@ -150,7 +150,7 @@ pub enum TransportError {
         addr: SocketAddr,
     },
     /// The message could not be encoded as a line.
-    #[error("cannot send to {addr}: {source}")]
+    #[error("cannot encode message for {addr}")]
     Encode {
         /// The peer address.
         addr: SocketAddr,
@@ -159,7 +159,7 @@ pub enum TransportError {
         source: EncodeError,
     },
     /// Any other I/O failure while talking to the peer.
-    #[error("I/O error talking to {addr} ({}): {source}", source.kind())]
+    #[error("I/O error talking to {addr}")]
     Io {
         /// The peer address.
         addr: SocketAddr,
@@ -302,7 +302,7 @@ pub enum FrameError {
         valid_up_to: usize,
     },
     /// Reading from the stream failed.
-    #[error("read failed: {0}")]
+    #[error("read failed")]
     Io(#[from] io::Error),
 }
 
@@ -321,7 +321,7 @@ pub enum EncodeError {
         limit: usize,
     },
     /// JSON serialization failed (a field's `Serialize` impl returned an error).
-    #[error("cannot serialize message as JSON: {0}")]
+    #[error("cannot serialize message as JSON")]
     Json(#[from] serde_json::Error),
 }
 

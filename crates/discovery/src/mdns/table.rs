@@ -10,6 +10,7 @@ use tazcom_identity::PeerId;
 use tracing::{debug, info, warn};
 
 use super::convert::{instance_label, peer_info};
+use crate::error::Chain;
 use crate::event::{DiscoveryEvent, PeerInfo, RejectReason};
 use crate::stats::StatsCounter;
 
@@ -86,13 +87,13 @@ impl PeerTable {
         let mut events = Vec::new();
         match previous {
             Some(Known::Rejected(old)) if old == reason => {
-                debug!(instance = %instance, %reason, "mDNS service still rejected");
+                debug!(instance = %instance, reason = %Chain(&reason), "mDNS service still rejected");
                 return events;
             }
             Some(Known::Peer(old)) => events.push(removed(instance.clone(), Some(old.peer_id))),
             Some(Known::Rejected(_)) | None => {}
         }
-        warn!(instance = %instance, %reason, "mDNS service rejected");
+        warn!(instance = %instance, reason = %Chain(&reason), "mDNS service rejected");
         events.insert(
             0,
             DiscoveryEvent::Rejected {
