@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// calling crate's `CARGO_MANIFEST_DIR` (`crates/<name>`). Panics when the
 /// directory is missing or empty, so the test cannot silently check
 /// nothing, and names every file whose run panicked.
-pub fn replay(manifest_dir: &str, target: &str, run: impl Fn(&[u8])) {
+pub(crate) fn replay(manifest_dir: &str, target: &str, run: impl Fn(&[u8])) {
     let dir = Path::new(manifest_dir)
         .join("../../fuzz/corpus")
         .join(target);

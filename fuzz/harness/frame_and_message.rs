@@ -17,7 +17,7 @@ use tazcom_transport::{FrameError, FrameReader, ParsedLine, DEFAULT_MAX_LINE_BYT
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// Runs one input; see the module docs.
-pub fn run(data: &[u8]) {
+pub(crate) fn run(data: &[u8]) {
     let (chunk, stream) = match data.split_first() {
         Some((first, rest)) => (usize::from(*first) + 1, rest),
         None => (1, data),

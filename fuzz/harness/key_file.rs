@@ -20,7 +20,7 @@ enum Expected {
 }
 
 /// Runs one input in `dir` (an existing, writable scratch directory).
-pub fn run(dir: &Path, data: &[u8]) {
+pub(crate) fn run(dir: &Path, data: &[u8]) {
     let path = dir.join("fuzz.key");
     std::fs::write(&path, data).expect("writing the scratch key file");
     let loaded = Identity::load(&path);

@@ -16,13 +16,13 @@ use tazcom_discovery::wire::TXT_ID_KEY;
 use tazcom_discovery::PeerInfo;
 
 /// The source address when the selector names no other (TEST-NET-1).
-pub const FIXED_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+pub(crate) const FIXED_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 
 /// Longest DNS label in bytes (RFC 1035 §2.3.4): the instance label.
 const MAX_LABEL: usize = 63;
 
 /// Runs one input; see the module docs.
-pub fn run(data: &[u8]) {
+pub(crate) fn run(data: &[u8]) {
     let (source, packet) = split(data);
     let Some(hints) = probe_hints(packet, source) else {
         return;

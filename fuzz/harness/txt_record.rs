@@ -15,7 +15,7 @@ use tazcom_discovery::fuzzing::peer_info_from_record;
 use tazcom_discovery::wire::{SERVICE_TYPE, TXT_ID_KEY};
 
 /// Runs one input; see the module docs.
-pub fn run(data: &[u8]) {
+pub(crate) fn run(data: &[u8]) {
     let mut input = Input(data);
     let port = u16::from_be_bytes([input.byte(), input.byte()]);
     let name_len = usize::from(input.byte());

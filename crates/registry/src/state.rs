@@ -30,7 +30,7 @@ pub(crate) struct State {
 impl State {
     /// Applies one planned change. Planning checked everything, so this
     /// cannot fail.
-    pub fn apply(&mut self, change: &Change) {
+    pub(crate) fn apply(&mut self, change: &Change) {
         // An update that keeps the instance name, which already points at
         // this peer, leaves the index alone (saves three string hashes).
         let same_name = match change {

@@ -10,11 +10,11 @@ use tazcom_registry::{Observer, ObserverError, Origin, RegistryEvent};
 
 /// The local id used by hand-made tables: all zero bytes, so a peer's
 /// bucket is the index of its highest set bit.
-pub const LOCAL: PeerId = PeerId::from_bytes([0; 32]);
+pub(crate) const LOCAL: PeerId = PeerId::from_bytes([0; 32]);
 
 /// A peer in bucket `bucket` (≥ 8) of a table whose local id is [`LOCAL`],
 /// told apart by `n` in its last byte.
-pub fn peer(bucket: usize, n: u8) -> PeerId {
+pub(crate) fn peer(bucket: usize, n: u8) -> PeerId {
     assert!(bucket >= 8, "helper needs room for n below the bucket bit");
     let mut b = [0u8; 32];
     b[31 - bucket / 8] |= 1 << (bucket % 8);
@@ -23,30 +23,30 @@ pub fn peer(bucket: usize, n: u8) -> PeerId {
 }
 
 /// One loopback address with port `port`.
-pub fn addr(port: u16) -> Vec<SocketAddr> {
+pub(crate) fn addr(port: u16) -> Vec<SocketAddr> {
     vec![SocketAddr::from(([127, 0, 0, 1], port))]
 }
 
 /// A critical observer that refuses the next commit once armed (and
 /// accepts everything else, rollbacks included).
 #[derive(Default)]
-pub struct Gate {
+pub(crate) struct Gate {
     armed: AtomicBool,
 }
 
 impl Gate {
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
     /// The next commit is refused.
-    pub fn arm(&self) {
+    pub(crate) fn arm(&self) {
         self.armed.store(true, SeqCst);
     }
 
     /// Accept the next commit again (an armed gate that saw no commit
     /// stays armed otherwise).
-    pub fn disarm(&self) {
+    pub(crate) fn disarm(&self) {
         self.armed.store(false, SeqCst);
     }
 }

@@ -22,13 +22,13 @@ use tokio::sync::mpsc::Receiver;
 
 /// A non-standard mDNS port: exercises the port option and keeps clear of
 /// any responder on 5353 (mdns-sd >= 0.21 serves several processes on it).
-pub const TEST_MDNS_PORT: u16 = 5454;
+pub(crate) const TEST_MDNS_PORT: u16 = 5454;
 
 /// Upper bound for a peer to be discovered on loopback.
-pub const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
 
 /// Panics unless loopback is the only interface with an address.
-pub fn assert_private_network() {
+pub(crate) fn assert_private_network() {
     let interfaces = if_addrs::get_if_addrs().expect("cannot list network interfaces");
     let mut outside: Vec<&str> = interfaces
         .iter()
@@ -50,7 +50,7 @@ pub fn assert_private_network() {
 
 /// A fresh service type `_tz<8 hex>._tcp.local.` (name 10 chars <= 15), so
 /// tests running in parallel on the same mDNS port never see each other.
-pub fn unique_service_type() -> String {
+pub(crate) fn unique_service_type() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
@@ -59,7 +59,7 @@ pub fn unique_service_type() -> String {
 }
 
 /// A random peer id (the key behind it is never needed here).
-pub fn random_peer_id() -> PeerId {
+pub(crate) fn random_peer_id() -> PeerId {
     let mut bytes = [0u8; 32];
     for chunk in bytes.chunks_mut(8) {
         let mut hasher = RandomState::new().build_hasher();
@@ -70,7 +70,7 @@ pub fn random_peer_id() -> PeerId {
 }
 
 /// mDNS on `lo` only, on [`TEST_MDNS_PORT`], with the test's service type.
-pub fn config(service_type: &str) -> MdnsConfig {
+pub(crate) fn config(service_type: &str) -> MdnsConfig {
     MdnsConfig::default()
         .with_service_type(service_type)
         .with_mdns_port(TEST_MDNS_PORT)
@@ -79,7 +79,7 @@ pub fn config(service_type: &str) -> MdnsConfig {
 
 /// Starts a source with `config` publishing a random id on TCP `port`
 /// (TXT `v=1`).
-pub async fn start_node(
+pub(crate) async fn start_node(
     config: MdnsConfig,
     port: u16,
 ) -> (MdnsDiscovery, Receiver<DiscoveryEvent>, PeerId) {

@@ -16,7 +16,7 @@ use tazcom_registry::{
 /// How the next delivery should misbehave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Fault {
+pub(crate) enum Fault {
     None = 0,
     /// Return an error without applying anything.
     Refuse = 1,
@@ -30,7 +30,7 @@ pub enum Fault {
 
 /// Mirrors the registry by applying changes as assignments, and logs every
 /// event it receives.
-pub struct Mirror {
+pub(crate) struct Mirror {
     pub name: String,
     pub peers: Mutex<HashMap<PeerId, Arc<PeerEntry>>>,
     pub log: Mutex<Vec<(u64, Origin)>>,
@@ -41,7 +41,7 @@ pub struct Mirror {
 }
 
 impl Mirror {
-    pub fn new(name: &str) -> Arc<Self> {
+    pub(crate) fn new(name: &str) -> Arc<Self> {
         Arc::new(Self {
             name: name.to_owned(),
             peers: Mutex::new(HashMap::new()),
@@ -53,7 +53,7 @@ impl Mirror {
     }
 
     /// The next delivery misbehaves as `fault`.
-    pub fn arm(&self, fault: Fault) {
+    pub(crate) fn arm(&self, fault: Fault) {
         self.next_fault.store(fault as u8, SeqCst);
     }
 
@@ -72,13 +72,13 @@ impl Mirror {
     }
 
     /// Sorted copy of the mirrored peers.
-    pub fn contents(&self) -> Vec<Arc<PeerEntry>> {
+    pub(crate) fn contents(&self) -> Vec<Arc<PeerEntry>> {
         let mut v: Vec<_> = self.peers.lock().unwrap().values().cloned().collect();
         v.sort_by_key(|e| e.peer_id);
         v
     }
 
-    pub fn seqs(&self) -> Vec<u64> {
+    pub(crate) fn seqs(&self) -> Vec<u64> {
         self.log
             .lock()
             .unwrap()
@@ -147,7 +147,7 @@ impl Observer for Mirror {
 
 /// The same mirror as an async observer (a separate type so it can be
 /// registered through `register_async_observer`).
-pub struct AsyncMirror(pub Arc<Mirror>);
+pub(crate) struct AsyncMirror(pub Arc<Mirror>);
 
 #[async_trait]
 impl AsyncObserver for AsyncMirror {
@@ -165,12 +165,12 @@ impl AsyncObserver for AsyncMirror {
 }
 
 /// `n` distinct peer ids.
-pub fn peers(n: usize) -> Vec<PeerId> {
+pub(crate) fn peers(n: usize) -> Vec<PeerId> {
     (0..n).map(|_| Identity::generate().peer_id()).collect()
 }
 
 /// An mDNS entry for `id` with instance name `TAZCOM Node <short>` and one address.
-pub fn entry(id: PeerId, port: u16) -> PeerEntry {
+pub(crate) fn entry(id: PeerId, port: u16) -> PeerEntry {
     let mut e = PeerEntry::new(id, Source::Mdns);
     e.instance_name = Some(format!("TAZCOM Node {}", id.short()).into());
     e.addrs = vec![SocketAddr::from(([127, 0, 0, 1], port))];

@@ -10,12 +10,12 @@ use tazcom_identity::PeerId;
 use tazcom_registry::{Observer, ObserverError, Origin, PeerEntry, RegistryEvent, Source};
 
 /// A deterministic peer id.
-pub fn id(n: u8) -> PeerId {
+pub(crate) fn id(n: u8) -> PeerId {
     PeerId::from_bytes([n; 32])
 }
 
 /// An entry for `peer` with the validator flag, `verified` and a port.
-pub fn entry(peer: PeerId, validator: bool, verified: bool, port: u16) -> PeerEntry {
+pub(crate) fn entry(peer: PeerId, validator: bool, verified: bool, port: u16) -> PeerEntry {
     let mut e = PeerEntry::new(peer, Source::Mdns);
     e.capabilities.validator = validator;
     e.verified = verified;
@@ -25,18 +25,18 @@ pub fn entry(peer: PeerId, validator: bool, verified: bool, port: u16) -> PeerEn
 
 /// A critical observer that refuses the next commit when armed.
 #[derive(Default)]
-pub struct Saboteur {
+pub(crate) struct Saboteur {
     armed: AtomicBool,
 }
 
 impl Saboteur {
     /// Make the next commit fail.
-    pub fn arm(&self) {
+    pub(crate) fn arm(&self) {
         self.armed.store(true, Ordering::SeqCst);
     }
 
     /// Disarm (when the armed commit changed nothing, nothing was dispatched).
-    pub fn disarm(&self) {
+    pub(crate) fn disarm(&self) {
         self.armed.store(false, Ordering::SeqCst);
     }
 }
