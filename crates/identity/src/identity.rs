@@ -2,10 +2,11 @@
 
 use std::fmt;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use rand_core::OsRng;
 
 use crate::peer_id::PeerId;
+use crate::signature::Signature;
 
 /// Length of an Ed25519 secret seed in bytes (RFC 8032 §5.1.5).
 pub const SEED_LEN: usize = ed25519_dalek::SECRET_KEY_LENGTH;
@@ -45,19 +46,14 @@ impl Identity {
 
     /// This node's peer id (its public key bytes).
     pub fn peer_id(&self) -> PeerId {
-        PeerId::from(&self.signing_key.verifying_key())
-    }
-
-    /// This node's Ed25519 public key.
-    pub fn verifying_key(&self) -> VerifyingKey {
-        self.signing_key.verifying_key()
+        PeerId::from_verifying_key(&self.signing_key.verifying_key())
     }
 
     /// Signs `msg` (pure Ed25519, RFC 8032 §5.1.6; deterministic: the same
     /// message always gives the same 64-byte signature). Check it with
     /// [`verify`](crate::verify).
     pub fn sign(&self, msg: &[u8]) -> Signature {
-        self.signing_key.sign(msg)
+        Signature::from_bytes(self.signing_key.sign(msg).to_bytes())
     }
 
     /// The 32-byte secret seed, for writing the key file only.

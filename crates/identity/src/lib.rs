@@ -22,12 +22,14 @@
 //! Layout, one module per concept:
 //! - [`peer_id`]: [`PeerId`], the public key bytes and their hex wire form.
 //! - [`identity`]: [`Identity`], the keypair; signing.
-//! - [`signature`]: [`verify`], strict signature verification.
+//! - [`signature`]: [`Signature`]; [`verify`], strict signature verification.
 //! - [`key_file`]: loading and creating the key file.
 //! - [`error`]: [`PeerIdError`], [`IdentityError`], [`KeyFileError`].
 //!
-//! [`Signature`] and [`VerifyingKey`] are re-exported from `ed25519-dalek` so
-//! users need not depend on it. Formats and protocols: `docs/identity.md`.
+//! No `ed25519-dalek` type is part of the public API: [`PeerId`] is the
+//! public form of a verifying key and [`Signature`] is this crate's own, so a
+//! major release of `ed25519-dalek` is not a breaking change here. Formats
+//! and protocols: `docs/identity.md`.
 
 pub mod error;
 pub mod identity;
@@ -35,8 +37,7 @@ pub mod key_file;
 pub mod peer_id;
 pub mod signature;
 
-pub use ed25519_dalek::{Signature, VerifyingKey};
 pub use error::{IdentityError, KeyFileError, PeerIdError};
 pub use identity::{Identity, SEED_LEN};
 pub use peer_id::{PeerId, PEER_ID_HEX_LEN, PEER_ID_LEN, PEER_ID_SHORT_LEN};
-pub use signature::{verify, KeyCache};
+pub use signature::{verify, KeyCache, Signature, SIGNATURE_LEN};

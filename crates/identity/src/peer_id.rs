@@ -25,7 +25,7 @@ pub const PEER_ID_SHORT_LEN: usize = 8;
 /// has one canonical string (uppercase is rejected rather than normalised).
 ///
 /// A `PeerId` built with [`PeerId::from_bytes`] or parsed from a string is not
-/// checked to be a valid curve point; [`PeerId::verifying_key`] does that check.
+/// checked to be a valid curve point; [`PeerId::validate`] does that check.
 ///
 /// Ordering is the byte-wise (equivalently hex-string) order.
 ///
@@ -47,7 +47,7 @@ pub const PEER_ID_SHORT_LEN: usize = 8;
 pub struct PeerId([u8; PEER_ID_LEN]);
 
 impl PeerId {
-    /// Wraps 32 raw public key bytes (no validation; see [`PeerId::verifying_key`]).
+    /// Wraps 32 raw public key bytes (no validation; see [`PeerId::validate`]).
     pub const fn from_bytes(bytes: [u8; PEER_ID_LEN]) -> PeerId {
         PeerId(bytes)
     }
@@ -65,27 +65,27 @@ impl PeerId {
         hex::encode(&self.0[..PEER_ID_SHORT_LEN / 2])
     }
 
-    /// Decodes the bytes as an Ed25519 public key.
+    /// Checks that the bytes are the encoding of an Ed25519 public key, so
+    /// that signatures can be verified against this id.
     ///
     /// # Errors
     ///
     /// [`PeerIdError::InvalidKey`] when the 32 bytes are not the encoding of a
     /// point on the curve (not every 32-byte string is).
-    pub fn verifying_key(&self) -> Result<VerifyingKey, PeerIdError> {
+    pub fn validate(&self) -> Result<(), PeerIdError> {
+        self.verifying_key().map(|_| ())
+    }
+
+    /// Decodes the bytes as an Ed25519 public key (crate-private: the
+    /// `ed25519-dalek` type is not part of the public API).
+    pub(crate) fn verifying_key(&self) -> Result<VerifyingKey, PeerIdError> {
         VerifyingKey::from_bytes(&self.0).map_err(|_| PeerIdError::InvalidKey {
             peer: self.to_string(),
         })
     }
-}
 
-impl From<&VerifyingKey> for PeerId {
-    fn from(key: &VerifyingKey) -> PeerId {
-        PeerId(key.to_bytes())
-    }
-}
-
-impl From<VerifyingKey> for PeerId {
-    fn from(key: VerifyingKey) -> PeerId {
+    /// The peer id of a verifying key.
+    pub(crate) fn from_verifying_key(key: &VerifyingKey) -> PeerId {
         PeerId(key.to_bytes())
     }
 }

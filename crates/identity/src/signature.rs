@@ -1,9 +1,62 @@
-//! Signature verification against a [`PeerId`].
+//! [`Signature`], and signature verification against a [`PeerId`].
 
-use ed25519_dalek::Signature;
+use std::fmt;
 
 use crate::error::IdentityError;
 use crate::peer_id::PeerId;
+
+/// Length of an Ed25519 signature in bytes (RFC 8032 §5.1.6).
+pub const SIGNATURE_LEN: usize = ed25519_dalek::SIGNATURE_LENGTH;
+
+/// An Ed25519 signature: the 64 bytes `R || S` of RFC 8032 §5.1.6.
+///
+/// Made by [`Identity::sign`](crate::Identity::sign), checked by [`verify`]
+/// or [`KeyCache::verify`]. Any 64 bytes make a `Signature`; whether they
+/// are a valid one is only known when verifying.
+///
+/// `Debug` prints `Signature(<128 lowercase hex>)`.
+///
+/// ```
+/// use tazcom_identity::{Identity, Signature};
+///
+/// let sig = Identity::generate().sign(b"hello");
+/// assert_eq!(Signature::from_bytes(sig.to_bytes()), sig);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Signature([u8; SIGNATURE_LEN]);
+
+impl Signature {
+    /// Wraps 64 raw signature bytes (no validation).
+    pub const fn from_bytes(bytes: [u8; SIGNATURE_LEN]) -> Signature {
+        Signature(bytes)
+    }
+
+    /// The 64 raw signature bytes.
+    pub const fn to_bytes(&self) -> [u8; SIGNATURE_LEN] {
+        self.0
+    }
+
+    /// The 64 raw signature bytes, borrowed.
+    pub const fn as_bytes(&self) -> &[u8; SIGNATURE_LEN] {
+        &self.0
+    }
+
+    fn to_dalek(self) -> ed25519_dalek::Signature {
+        ed25519_dalek::Signature::from_bytes(&self.0)
+    }
+}
+
+impl From<[u8; SIGNATURE_LEN]> for Signature {
+    fn from(bytes: [u8; SIGNATURE_LEN]) -> Signature {
+        Signature(bytes)
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", hex::encode(self.0))
+    }
+}
 
 /// Checks that `sig` is `peer`'s signature of `msg`.
 ///
@@ -18,7 +71,7 @@ use crate::peer_id::PeerId;
 /// - [`IdentityError::BadSignature`] when the signature does not verify.
 pub fn verify(peer: &PeerId, msg: &[u8], sig: &Signature) -> Result<(), IdentityError> {
     let key = peer.verifying_key()?;
-    key.verify_strict(msg, sig)
+    key.verify_strict(msg, &sig.to_dalek())
         .map_err(|_| IdentityError::BadSignature {
             peer: peer.to_string(),
         })
@@ -65,7 +118,7 @@ impl KeyCache {
     pub fn verify(&self, peer: &PeerId, msg: &[u8], sig: &Signature) -> Result<(), IdentityError> {
         use ed25519_dalek::Verifier;
         self.key(peer)?
-            .verify(msg, sig)
+            .verify(msg, &sig.to_dalek())
             .map_err(|_| IdentityError::BadSignature {
                 peer: peer.to_string(),
             })

@@ -9,7 +9,7 @@ fn same_seed_same_peer_id() {
     let c = Identity::from_seed([4; 32]);
     assert_eq!(a.peer_id(), b.peer_id());
     assert_ne!(a.peer_id(), c.peer_id());
-    assert_eq!(a.peer_id(), PeerId::from(&a.verifying_key()));
+    assert_eq!(a.peer_id().validate(), Ok(()));
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn tampered_message_signature_or_signer_is_rejected() {
     let mut bytes = sig.to_bytes();
     bytes[0] ^= 1;
     assert_eq!(
-        verify(&id.peer_id(), b"greeting", &Signature::from_bytes(&bytes)),
+        verify(&id.peer_id(), b"greeting", &Signature::from_bytes(bytes)),
         Err(bad)
     );
 
@@ -74,8 +74,8 @@ fn weak_identity_point_key_is_rejected() {
     let mut bytes = [0u8; 32];
     bytes[0] = 1;
     let peer = PeerId::from_bytes(bytes);
-    assert!(peer.verifying_key().is_ok());
-    let sig = Signature::from_bytes(&[0u8; 64]);
+    assert!(peer.validate().is_ok());
+    let sig = Signature::from_bytes([0u8; 64]);
     assert!(matches!(
         verify(&peer, b"x", &sig),
         Err(IdentityError::BadSignature { .. })
@@ -124,4 +124,18 @@ fn key_cache_verifies_like_verify_and_stays_bounded() {
         cache.verify(&weak, b"x", &sig),
         Err(IdentityError::InvalidPeerId(PeerIdError::InvalidKey { .. }))
     ));
+}
+
+#[test]
+fn signature_bytes_round_trip_and_debug_is_hex() {
+    let sig = Identity::from_seed([5; 32]).sign(b"bytes");
+    let bytes = sig.to_bytes();
+    assert_eq!(bytes.len(), tazcom_identity::SIGNATURE_LEN);
+    assert_eq!(Signature::from_bytes(bytes), sig);
+    assert_eq!(sig.as_bytes(), &bytes);
+    assert_eq!(format!("{sig:?}"), format!("Signature({})", hex_of(&bytes)));
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -582,7 +582,7 @@ mod tests {
                 nonce: Nonce::from_bytes(nonce),
                 ts_ms,
                 port,
-                sig: Signature::from_bytes(&sig),
+                sig: Signature::from_bytes(sig),
             });
             let line = message.encode_line().unwrap();
             prop_assert!(line.len() <= MAX_SIGNED_HELLO_LINE_BYTES);
@@ -603,7 +603,7 @@ mod tests {
                 from: PeerId::from_bytes(from),
                 to: PeerId::from_bytes(to),
                 nonce: Nonce::from_bytes(nonce),
-                sig: Signature::from_bytes(&sig),
+                sig: Signature::from_bytes(sig),
             });
             let line = message.encode_line().unwrap();
             prop_assert_eq!(line.len(), SIGNED_ACK_LINE_BYTES);
@@ -628,7 +628,7 @@ mod tests {
                 nonce: Nonce::from_bytes(nonce),
                 ts_ms,
                 port,
-                sig: Signature::from_bytes(&sig),
+                sig: Signature::from_bytes(sig),
             });
             let line = message.encode_line().unwrap();
             prop_assert!(line.len() <= MAX_SIGNED_PING_LINE_BYTES);
@@ -651,7 +651,7 @@ mod tests {
                 to: PeerId::from_bytes(to),
                 nonce: Nonce::from_bytes(nonce),
                 ts_ms,
-                sig: Signature::from_bytes(&sig),
+                sig: Signature::from_bytes(sig),
             });
             let line = message.encode_line().unwrap();
             prop_assert!(line.len() <= MAX_SIGNED_BYE_LINE_BYTES);

@@ -405,7 +405,7 @@ pub(crate) fn nonce_field(fields: &Map<String, Value>) -> Result<Nonce, FieldErr
 
 /// The `sig` field: 128 lowercase hex characters.
 pub(crate) fn sig_field(fields: &Map<String, Value>) -> Result<Signature, FieldError> {
-    hex_field(fields, "sig").map(|bytes| Signature::from_bytes(&bytes))
+    hex_field(fields, "sig").map(Signature::from_bytes)
 }
 
 /// The `ts` field: an integer in 0..=2^64−1 (unix ms).

@@ -271,7 +271,7 @@ async fn each_failed_check_of_a_bye_is_rejected_and_counted() {
     let mut forged = bye(to, now_ms());
     let mut sig = forged.sig.to_bytes();
     sig[10] ^= 0x01;
-    forged.sig = Signature::from_bytes(&sig);
+    forged.sig = Signature::from_bytes(sig);
     let cases = [
         (
             bye(elsewhere, now_ms()),

@@ -280,7 +280,7 @@ async fn a_bad_signature_is_rejected() {
     );
     let mut sig = hello.sig.to_bytes();
     sig[10] ^= 0x01;
-    hello.sig = tazcom_identity::Signature::from_bytes(&sig);
+    hello.sig = tazcom_identity::Signature::from_bytes(sig);
     let (srv, mut events) = start_signed(&server_arc).await;
     assert_eq!(answer(&srv, &line(hello)).await, b"");
     let stats = stats_when(&srv, |s| s.rejected_total() == 1).await;
