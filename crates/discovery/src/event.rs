@@ -99,7 +99,14 @@ impl DiscoveryEvent {
 }
 
 /// Why a discovered service instance was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Serde form: a JSON object tagged by `kind`, the snake_case name of
+/// [`RejectReason::as_str`], e.g. `{"kind":"missing_id"}` or
+/// `{"kind":"invalid_id","value":"zz"}`. The [`PeerIdError`] of `invalid_id`
+/// is not written: it follows from `value` and is recomputed when
+/// deserializing (a `value` that is a valid peer id is refused).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(into = "RejectReasonRepr", try_from = "RejectReasonRepr")]
 #[non_exhaustive]
 pub enum RejectReason {
     /// The TXT record has no `id` key.
@@ -120,4 +127,125 @@ pub enum RejectReason {
     /// The SRV record gives port 0, where no TCP listener can be.
     #[error("SRV port is 0; the peer published no usable TCP port")]
     ZeroPort,
+}
+
+impl RejectReason {
+    /// The reason's snake_case name, as in its serde `kind`: `missing_id`,
+    /// `non_utf8_id`, `invalid_id` or `zero_port`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RejectReason::MissingId => "missing_id",
+            RejectReason::NonUtf8Id => "non_utf8_id",
+            RejectReason::InvalidId { .. } => "invalid_id",
+            RejectReason::ZeroPort => "zero_port",
+        }
+    }
+}
+
+/// The serde form of [`RejectReason`]: `InvalidId` without its source,
+/// which follows from the value.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum RejectReasonRepr {
+    MissingId,
+    NonUtf8Id,
+    InvalidId { value: String },
+    ZeroPort,
+}
+
+impl From<RejectReason> for RejectReasonRepr {
+    fn from(reason: RejectReason) -> Self {
+        match reason {
+            RejectReason::MissingId => RejectReasonRepr::MissingId,
+            RejectReason::NonUtf8Id => RejectReasonRepr::NonUtf8Id,
+            RejectReason::InvalidId { value, .. } => RejectReasonRepr::InvalidId { value },
+            RejectReason::ZeroPort => RejectReasonRepr::ZeroPort,
+        }
+    }
+}
+
+impl TryFrom<RejectReasonRepr> for RejectReason {
+    type Error = &'static str;
+
+    fn try_from(repr: RejectReasonRepr) -> Result<Self, Self::Error> {
+        Ok(match repr {
+            RejectReasonRepr::MissingId => RejectReason::MissingId,
+            RejectReasonRepr::NonUtf8Id => RejectReason::NonUtf8Id,
+            RejectReasonRepr::InvalidId { value } => match value.parse::<PeerId>() {
+                Err(source) => RejectReason::InvalidId { value, source },
+                Ok(_) => return Err("invalid_id value is a valid peer id"),
+            },
+            RejectReasonRepr::ZeroPort => RejectReason::ZeroPort,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reasons() -> Vec<RejectReason> {
+        vec![
+            RejectReason::MissingId,
+            RejectReason::NonUtf8Id,
+            RejectReason::InvalidId {
+                value: "zz".to_string(),
+                source: "zz".parse::<PeerId>().unwrap_err(),
+            },
+            RejectReason::InvalidId {
+                value: "AB".repeat(32),
+                source: "AB".repeat(32).parse::<PeerId>().unwrap_err(),
+            },
+            RejectReason::ZeroPort,
+        ]
+    }
+
+    #[test]
+    fn as_str_names_every_variant() {
+        let mut names: Vec<_> = reasons().iter().map(RejectReason::as_str).collect();
+        names.dedup();
+        assert_eq!(
+            names,
+            ["missing_id", "non_utf8_id", "invalid_id", "zero_port"]
+        );
+    }
+
+    #[test]
+    fn json_is_kind_tagged_and_round_trips() {
+        for reason in reasons() {
+            let json = serde_json::to_value(&reason).unwrap();
+            assert_eq!(json["kind"], reason.as_str(), "{json}");
+            let back: RejectReason = serde_json::from_value(json).unwrap();
+            assert_eq!(back, reason);
+        }
+        assert_eq!(
+            serde_json::to_string(&RejectReason::MissingId).unwrap(),
+            r#"{"kind":"missing_id"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&reasons()[2]).unwrap(),
+            r#"{"kind":"invalid_id","value":"zz"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&RejectReason::ZeroPort).unwrap(),
+            r#"{"kind":"zero_port"}"#
+        );
+    }
+
+    #[test]
+    fn deserializing_recomputes_the_source_and_refuses_valid_ids() {
+        let back: RejectReason =
+            serde_json::from_str(r#"{"kind":"invalid_id","value":"zz"}"#).unwrap();
+        assert!(matches!(
+            back,
+            RejectReason::InvalidId {
+                source: PeerIdError::WrongLength { found: 2 },
+                ..
+            }
+        ));
+        let valid = format!(r#"{{"kind":"invalid_id","value":"{}"}}"#, "ab".repeat(32));
+        assert!(serde_json::from_str::<RejectReason>(&valid).is_err());
+        assert!(serde_json::from_str::<RejectReason>(r#"{"kind":"MissingId"}"#).is_err());
+        assert!(serde_json::from_str::<RejectReason>(r#""missing_id""#).is_err());
+    }
 }

@@ -172,8 +172,10 @@ impl TransportStats {
 /// [`InboundEvent::Rejected`](crate::InboundEvent::Rejected).
 ///
 /// Displays as the snake_case name of its counter without `rejected_`,
-/// e.g. `too_large`, `rate_limited` ([`RejectReason::as_str`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// e.g. `too_large`, `rate_limited` ([`RejectReason::as_str`]); serde uses
+/// the same name, as a JSON string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RejectReason {
     /// `max_line_bytes` reached without a newline.
@@ -401,6 +403,17 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serde_name_is_as_str() {
+        for reason in RejectReason::ALL {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{}\"", reason.as_str()), "{reason:?}");
+            let back: RejectReason = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, reason);
+        }
+        assert!(serde_json::from_str::<RejectReason>("\"TooLarge\"").is_err());
+    }
 
     #[test]
     fn each_reason_has_its_own_counter() {
