@@ -48,8 +48,10 @@
 //! - [`Message`] / [`ParsedLine`] (`message.rs`): the JSON messages and
 //!   their exact line encoding; [`SignedHello`], [`SignedAck`], [`Nonce`]
 //!   (`signed.rs`): the signed greeting and the bytes it signs;
-//!   [`SignedPing`], [`SignedBye`] (`liveness.rs`): the signed liveness
-//!   check and departure notice (`docs/wire.md` §3.7).
+//!   [`SignedPing`](wire::SignedPing), [`SignedBye`](wire::SignedBye)
+//!   (`liveness.rs`): the signed liveness check and departure notice
+//!   (`docs/wire.md` §3.7). All message types and wire constants are in
+//!   [`wire`].
 //! - [`FrameReader`] (`codec.rs`): bounded `\n` framing (1024 bytes by
 //!   default, newline included).
 //! - [`Listener`] / [`Server`] (`server.rs`, `connection.rs`): accept,
@@ -83,6 +85,7 @@ mod replay;
 mod server;
 mod signed;
 mod stats;
+pub mod wire;
 
 pub use client::{send_hello, send_line, send_message};
 pub use codec::FrameReader;
@@ -99,16 +102,6 @@ pub use error::{
 };
 pub use event::InboundEvent;
 pub use greeter::{send_signed_bye, send_signed_hello, send_signed_ping, Greeter, Greeting};
-pub use liveness::{
-    SignedBye, SignedPing, BYE_DOMAIN, BYE_SIGNED_LEN, MAX_SIGNED_BYE_LINE_BYTES,
-    MAX_SIGNED_PING_LINE_BYTES, PING_DOMAIN, PING_SIGNED_LEN,
-};
-pub use message::{
-    Message, ParsedLine, UnknownMessage, ACK, ACK_LINE, HELLO_LINE_BYTES, MAX_LINE_BYTES,
-};
 pub use server::{Listener, Server};
-pub use signed::{
-    Nonce, SignedAck, SignedHello, ACK_DOMAIN, ACK_SIGNED_LEN, HELLO_DOMAIN, HELLO_SIGNED_LEN,
-    MAX_SIGNED_HELLO_LINE_BYTES, NONCE_LEN, SIGNED_ACK_LINE_BYTES,
-};
 pub use stats::{RejectReason, TransportStats};
+pub use wire::{Message, Nonce, ParsedLine, SignedAck, SignedHello};

@@ -11,10 +11,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{loopback, raw_exchange, stats_when, TEST_DEADLINE};
 use tazcom_identity::{Identity, PeerId, Signature};
+use tazcom_transport::wire::{SignedBye, SignedPing, SIGNED_ACK_LINE_BYTES};
 use tazcom_transport::{
     send_signed_bye, send_signed_ping, AckRejection, FrameReader, Greeter, InboundEvent, Listener,
-    Message, Nonce, ParsedLine, RejectReason, Server, SignedAck, SignedBye, SignedHello,
-    SignedPing, TransportConfig, TransportError, TransportStats,
+    Message, Nonce, ParsedLine, RejectReason, Server, SignedAck, SignedHello, TransportConfig,
+    TransportError, TransportStats,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -128,7 +129,7 @@ async fn a_valid_ping_gets_a_signed_ack_and_is_reported_with_its_port() {
         PORT,
     );
     let reply = answer(&server, &ping_line(ping)).await;
-    assert_eq!(reply.len(), tazcom_transport::SIGNED_ACK_LINE_BYTES);
+    assert_eq!(reply.len(), SIGNED_ACK_LINE_BYTES);
     assert_eq!(
         signed_ack(&reply),
         SignedAck::sign(&server_id, client.peer_id(), ping.nonce)

@@ -147,7 +147,7 @@ async fn the_server_answers_with_a_signed_ack_for_the_same_nonce() {
     let reply = answer(&server, &line(hello)).await;
     assert_eq!(
         reply.len(),
-        tazcom_transport::SIGNED_ACK_LINE_BYTES,
+        tazcom_transport::wire::SIGNED_ACK_LINE_BYTES,
         "{reply:?}"
     );
     let text = std::str::from_utf8(&reply).expect("UTF-8").trim_end();

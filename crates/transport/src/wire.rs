@@ -1,0 +1,26 @@
+//! The line protocol's message types and constants (`docs/wire.md`).
+//!
+//! Most users only need [`Greeter`](crate::Greeter) and
+//! [`Listener`](crate::Listener); this module is for code that speaks the
+//! protocol line by line (tests, fuzzing, tools). The common types
+//! ([`Message`], [`ParsedLine`], [`SignedHello`], [`SignedAck`], [`Nonce`])
+//! are also at the crate root.
+//!
+//! - [`Message`] / [`ParsedLine`] / [`UnknownMessage`]: the JSON messages and
+//!   their exact line encoding; [`ACK`], [`ACK_LINE`], the line limits.
+//! - [`SignedHello`], [`SignedAck`], [`Nonce`]: the signed greeting
+//!   (`docs/wire.md` §3.6), its signing domains and signed lengths.
+//! - [`SignedPing`], [`SignedBye`]: the signed liveness check and departure
+//!   notice (`docs/wire.md` §3.7).
+
+pub use crate::liveness::{
+    SignedBye, SignedPing, BYE_DOMAIN, BYE_SIGNED_LEN, MAX_SIGNED_BYE_LINE_BYTES,
+    MAX_SIGNED_PING_LINE_BYTES, PING_DOMAIN, PING_SIGNED_LEN,
+};
+pub use crate::message::{
+    Message, ParsedLine, UnknownMessage, ACK, ACK_LINE, HELLO_LINE_BYTES, MAX_LINE_BYTES,
+};
+pub use crate::signed::{
+    Nonce, SignedAck, SignedHello, ACK_DOMAIN, ACK_SIGNED_LEN, HELLO_DOMAIN, HELLO_SIGNED_LEN,
+    MAX_SIGNED_HELLO_LINE_BYTES, NONCE_LEN, SIGNED_ACK_LINE_BYTES,
+};
