@@ -6,14 +6,11 @@
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG`, default `info`). With `--json`, stdout
-//! carries one JSON object per line, flushed per line:
-//! `{"event":E,"t_ms":<unix ms>,...}` with E one of `ready` (`peer`, `addr`),
-//! `discovered` (`peer`, `addr`, `addrs`, `source`: `mdns`, `static` or
-//! `greeting`), `updated` (`peer`, `addr`, `addrs`), `removed` (`peer`,
-//! `reason`: `withdrawn`, `bye` or `unreachable`),
-//! `hello_acked` (`peer`, `addr`, `rtt_us`, `verified`), `hello_failed` (`peer`,
-//! `reason`), `hello_received` (`peer`, `remote`, `verified`), `rejected`
-//! (`reason`), `stopped`. Ctrl-C or SIGTERM shuts the node down gracefully
+//! carries one JSON object per line, flushed per line: the node event's
+//! own JSON form (`tazcom_node::NodeEvent` with its `serde` feature; every
+//! field in `docs/node.md`, "Event schema"), plus `t_ms` (Unix ms), e.g.
+//! `{"t_ms":1765000000000,"event":"hello_acked","peer":"…","addr":"10.77.0.2:7000","rtt_us":240,"verified":true}`.
+//! Ctrl-C or SIGTERM shuts the node down gracefully
 //! (BYE and goodbye sent) and prints `stopped`, then with `--json` one last
 //! `metrics` line with the node's final counters (`hellos_sent`,
 //! `pings_sent`, `byes_sent`, `probe_hints`, …).
@@ -25,10 +22,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde_json::{json, Value};
-use tazcom_discovery::{MdnsConfig, StaticPeer};
-use tazcom_node::{LivenessPolicy, Node, NodeEvent, NodeMetrics};
-use tazcom_registry::unix_ms;
-use tokio::sync::broadcast::error::RecvError;
+use tazcom_node::registry::unix_ms;
+use tazcom_node::{
+    Events, LivenessPolicy, MdnsConfig, Node, NodeEvent, NodeMetrics, RecvError, StaticPeer,
+};
 
 /// Run a TAZCOM node.
 #[derive(Debug, Parser)]
@@ -48,10 +45,10 @@ struct Args {
     #[arg(long = "interface", value_name = "NAME")]
     interfaces: Vec<String>,
     /// DNS-SD service type to publish and browse.
-    #[arg(long, default_value = tazcom_discovery::wire::SERVICE_TYPE)]
+    #[arg(long, default_value = tazcom_node::discovery::wire::SERVICE_TYPE)]
     service_type: String,
     /// mDNS UDP port.
-    #[arg(long, default_value_t = tazcom_discovery::DEFAULT_MDNS_PORT)]
+    #[arg(long, default_value_t = tazcom_node::discovery::DEFAULT_MDNS_PORT)]
     mdns_port: u16,
     /// A static peer `PEERID@IP:PORT`, repeatable (for networks without multicast).
     #[arg(long = "peer", value_name = "PEERID@IP:PORT")]
@@ -132,7 +129,7 @@ fn metrics_json(m: &NodeMetrics) -> Value {
     })
 }
 
-async fn print_events(mut events: tokio::sync::broadcast::Receiver<NodeEvent>, json: bool) {
+async fn print_events(mut events: Events, json: bool) {
     loop {
         let event = match events.recv().await {
             Ok(event) => event,
@@ -144,7 +141,11 @@ async fn print_events(mut events: tokio::sync::broadcast::Receiver<NodeEvent>, j
         };
         let stopped = event == NodeEvent::Stopped;
         let line = if json {
-            to_json(&event).to_string()
+            let line = Line {
+                t_ms: unix_ms(),
+                event: &event,
+            };
+            serde_json::to_string(&line).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
         } else {
             format!("{event:?}")
         };
@@ -158,54 +159,11 @@ async fn print_events(mut events: tokio::sync::broadcast::Receiver<NodeEvent>, j
     }
 }
 
-/// One event as the documented JSON object.
-fn to_json(event: &NodeEvent) -> Value {
-    let mut v = match event {
-        NodeEvent::Ready { peer, addr } => {
-            json!({"event": "ready", "peer": peer.to_string(), "addr": addr.to_string()})
-        }
-        NodeEvent::Discovered {
-            peer,
-            addrs,
-            source,
-        } => {
-            let mut v = addr_event("discovered", peer, addrs);
-            v["source"] = json!(source.as_str());
-            v
-        }
-        NodeEvent::Updated { peer, addrs } => addr_event("updated", peer, addrs),
-        NodeEvent::Removed { peer, reason } => {
-            json!({"event": "removed", "peer": peer.to_string(), "reason": reason.as_str()})
-        }
-        NodeEvent::HelloAcked {
-            peer,
-            addr,
-            rtt,
-            verified,
-        } => json!({
-            "event": "hello_acked", "peer": peer.to_string(), "addr": addr.to_string(),
-            "rtt_us": u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX), "verified": verified,
-        }),
-        NodeEvent::HelloFailed { peer, reason } => {
-            json!({"event": "hello_failed", "peer": peer.to_string(), "reason": reason})
-        }
-        NodeEvent::HelloReceived {
-            peer,
-            remote,
-            verified,
-        } => json!({
-            "event": "hello_received", "peer": peer.to_string(),
-            "remote": remote.to_string(), "verified": verified,
-        }),
-        NodeEvent::Rejected { reason } => json!({"event": "rejected", "reason": reason}),
-        NodeEvent::Stopped => json!({"event": "stopped"}),
-        other => json!({"event": "other", "debug": format!("{other:?}")}),
-    };
-    v["t_ms"] = json!(unix_ms());
-    v
-}
-
-fn addr_event(name: &str, peer: &tazcom_identity::PeerId, addrs: &[SocketAddr]) -> Value {
-    let all: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-    json!({"event": name, "peer": peer.to_string(), "addr": all.first(), "addrs": all})
+/// One JSON line: the event's own form (`docs/node.md`, "Event schema")
+/// and `t_ms`, the Unix time in ms when it was printed.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    t_ms: u64,
+    #[serde(flatten)]
+    event: &'a NodeEvent,
 }

@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tazcom_node::NodeEvent;
 
 mod common;
 use common::{random_service_type, require_private_network};
@@ -22,6 +23,28 @@ use common::{random_service_type, require_private_network};
 struct Line {
     node: usize,
     json: Value,
+    /// The line read as a `NodeEvent` (`None` for the final `metrics` line).
+    event: Option<NodeEvent>,
+}
+
+/// An event line of the `node` example: the event's JSON form and `t_ms`.
+#[derive(serde::Deserialize)]
+struct EventLine {
+    #[allow(dead_code)] // present on every line; checked on the raw JSON
+    t_ms: u64,
+    #[serde(flatten)]
+    event: NodeEvent,
+}
+
+impl Line {
+    /// The event's name and the peer it is about (for `ready`, the node).
+    fn name_and_peer(&self) -> (&'static str, String) {
+        match &self.event {
+            Some(NodeEvent::Ready { peer, .. }) => ("ready", peer.to_string()),
+            Some(e) => (e.name(), e.peer().map(|p| p.to_string()).unwrap_or_default()),
+            None => ("metrics", String::new()),
+        }
+    }
 }
 
 /// Node processes, killed when dropped (also when an assertion fails).
@@ -92,19 +115,23 @@ impl Nodes {
         let tx = self.tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let json = serde_json::from_str(&line).expect("each stdout line is JSON");
-                if tx.send(Line { node: i, json }).is_err() {
+                let json: Value = serde_json::from_str(&line).expect("each stdout line is JSON");
+                let event = (json["event"] != "metrics").then(|| {
+                    let typed: EventLine = serde_json::from_value(json.clone())
+                        .unwrap_or_else(|e| panic!("not a NodeEvent line ({e}): {line}"));
+                    typed.event
+                });
+                if tx.send(Line { node: i, json, event }).is_err() {
                     break;
                 }
             }
         });
         self.children.push(child);
         let ready = self.wait_for(Duration::from_secs(10), |l| {
-            l.node == i && l.json["event"] == "ready"
+            l.node == i && l.name_and_peer().0 == "ready"
         });
         assert_eq!(ready.len(), 1);
-        self.peers
-            .push(ready[0].json["peer"].as_str().expect("peer").to_owned());
+        self.peers.push(ready[0].name_and_peer().1);
         i
     }
 
@@ -128,6 +155,7 @@ impl Nodes {
                 keep = Some(Line {
                     node: l.node,
                     json: l.json.clone(),
+                    event: l.event.clone(),
                 });
                 true
             } else {
@@ -159,9 +187,8 @@ impl Nodes {
             return;
         }
         let finished = self.wait_until(limit, |l| {
-            let ev = l.json["event"].as_str().unwrap_or("").to_owned();
-            let peer = l.json["peer"].as_str().unwrap_or("").to_owned();
-            seen.insert((l.node, ev, peer));
+            let (ev, peer) = l.name_and_peer();
+            seen.insert((l.node, ev.to_owned(), peer));
             done(seen)
         });
         let missing: Vec<_> = needed.iter().filter(|k| !seen.contains(*k)).collect();
@@ -196,8 +223,8 @@ fn nodes_find_greet_join_and_leave() {
     let mut waiting: HashSet<usize> = [b, c].into();
     let mut stopped = false;
     let done = nodes.wait_until(Duration::from_secs(2), |l| {
-        let ev = l.json["event"].as_str().unwrap_or("");
-        if ev == "removed" && l.json["peer"] == gone.as_str() {
+        let (ev, peer) = l.name_and_peer();
+        if ev == "removed" && peer == gone {
             waiting.remove(&l.node);
         }
         stopped |= l.node == a && ev == "stopped";

@@ -1,5 +1,5 @@
 //! The `node` example processes of one run, one per lab host, and the events
-//! they print (`--json`: one object per line with `event`, `peer`, `t_ms`).
+//! they print (`--json`: one `NodeEvent` per line, with `t_ms`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -9,6 +9,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tazcom_node::{NodeEvent, PeerId};
 
 use crate::net::Net;
 use crate::{stop_requested, LabError};
@@ -253,26 +254,57 @@ impl Drop for Nodes<'_> {
     }
 }
 
-/// Forwards node `node`'s JSON lines until its stdout closes; lines that are
-/// not event objects are skipped.
+/// Forwards node `node`'s JSON lines until its stdout closes. Event lines
+/// are read as `NodeEvent`s (the schema of `docs/node.md`), so a renamed
+/// event or field fails loudly here; lines that are not JSON are skipped.
 fn read_events(node: usize, stdout: impl std::io::Read, tx: &mpsc::Sender<Event>) {
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
         let Ok(v) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
-        let (Some(kind), Some(t_ms)) = (v["event"].as_str(), v["t_ms"].as_u64()) else {
-            continue;
-        };
-        let event = Event {
-            node,
-            kind: kind.to_owned(),
-            peer: v["peer"].as_str().map(str::to_owned),
-            t_ms,
-            metrics: (kind == "metrics").then(|| v.clone()),
+        let event = if v["event"] == "metrics" {
+            let Some(t_ms) = v["t_ms"].as_u64() else { continue };
+            Event {
+                node,
+                kind: "metrics".to_owned(),
+                peer: None,
+                t_ms,
+                metrics: Some(v),
+            }
+        } else {
+            match serde_json::from_value::<Line>(v) {
+                Ok(l) => Event {
+                    node,
+                    kind: l.event.name().to_owned(),
+                    peer: subject(&l.event).map(|p| p.to_string()),
+                    t_ms: l.t_ms,
+                    metrics: None,
+                },
+                Err(e) => {
+                    eprintln!("lab: node {node} printed an event outside the schema ({e}): {line}");
+                    continue;
+                }
+            }
         };
         if tx.send(event).is_err() {
             break;
         }
+    }
+}
+
+/// One event line of the `node` example: `t_ms` and the event.
+#[derive(serde::Deserialize)]
+struct Line {
+    t_ms: u64,
+    #[serde(flatten)]
+    event: NodeEvent,
+}
+
+/// The peer an event is about; for `ready`, the node itself.
+fn subject(event: &NodeEvent) -> Option<PeerId> {
+    match event {
+        NodeEvent::Ready { peer, .. } => Some(*peer),
+        other => other.peer(),
     }
 }

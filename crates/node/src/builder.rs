@@ -1,37 +1,30 @@
 //! `NodeBuilder`: the one entry point that configures and starts a node.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::Arc;
 
-use tazcom_discovery::{
-    Discovery, LocalService, MdnsConfig, MdnsDiscovery, StaticDiscovery, StaticPeer,
-};
+use tazcom_discovery::{Discovery, MdnsConfig, StaticDiscovery, StaticPeer};
 use tazcom_identity::Identity;
-use tazcom_registry::{Capabilities, PeerRegistry, Source};
-use tazcom_transport::{Greeter, Listener, TransportConfig};
-use tokio::sync::{broadcast, mpsc};
-use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
+use tazcom_registry::{
+    AsyncObserver, Capabilities, Observer, ObserverOptions, ObserverRegistryConfig, PeerRegistry,
+    RegistryError, Source,
+};
+use tazcom_transport::TransportConfig;
 
-use crate::caps::{self, PROTOCOL_VERSION};
-use crate::error::NodeError;
-use crate::event::NodeEvent;
-use crate::liveness::{self, LivenessPolicy};
-use crate::metrics::Counters;
-use crate::node::{Node, Running, StartedSource};
+use crate::caps::PROTOCOL_VERSION;
+use crate::config::{GreetingPolicy, LivenessPolicy, NodeConfig};
+use crate::error::StartError;
+use crate::node::Node;
 use crate::observers::ObserverSpec;
-use crate::shared::{GreetingPolicy, Shared, SharedRef};
-use crate::tasks::Tasks;
-use crate::{discovery_events, inbound};
+use crate::runtime::{self, sources::SourceSpec, Plan};
 
-/// Default capacity of the node event channel (events per subscriber that
-/// may be waiting before the oldest are dropped for that subscriber).
+/// Default capacity of the node event channel: events kept for late
+/// subscribers, and events a subscriber may fall behind by before it loses
+/// the oldest.
 pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
-
-/// Queue between the TCP server and the node (HELLOs waiting to be handled).
-const INBOUND_QUEUE: usize = 256;
 
 enum IdentitySource {
     Generate,
@@ -39,26 +32,28 @@ enum IdentitySource {
     Given(Identity),
 }
 
-enum DiscoverySpec {
-    Mdns(MdnsConfig),
-    Custom(Box<dyn Discovery>, Source),
-}
+type Registration = Box<
+    dyn FnOnce(PeerRegistry) -> Pin<Box<dyn Future<Output = Result<(), RegistryError>> + Send>>
+        + Send,
+>;
 
 /// Configures and starts a [`Node`]. Start from [`Node::builder`].
 ///
 /// Defaults: a fresh in-memory identity (use [`key_file`](Self::key_file) to
 /// keep one), listen on `0.0.0.0:0` (any interface, a free port), no
-/// discovery source, [`TransportConfig::default`], a new [`PeerRegistry`].
+/// discovery source, [`TransportConfig::default`], [`GreetingPolicy`] and
+/// [`LivenessPolicy`] defaults, a registry with the default
+/// `ObserverRegistryConfig`. Settings are validated once, by
+/// [`start`](Self::start).
 pub struct NodeBuilder {
     identity: IdentitySource,
     listen: SocketAddr,
-    discovery: Vec<DiscoverySpec>,
+    sources: Vec<SourceSpec>,
     transport: TransportConfig,
-    registry: Option<PeerRegistry>,
+    registry_config: Option<ObserverRegistryConfig>,
+    registrations: Vec<Registration>,
     capabilities: Capabilities,
-    greeting: GreetingPolicy,
-    liveness: LivenessPolicy,
-    event_capacity: usize,
+    config: NodeConfig,
     observers: ObserverSpec,
 }
 
@@ -67,16 +62,19 @@ impl Default for NodeBuilder {
         Self {
             identity: IdentitySource::Generate,
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            discovery: Vec::new(),
+            sources: Vec::new(),
             transport: TransportConfig::default(),
-            registry: None,
+            registry_config: None,
+            registrations: Vec::new(),
             capabilities: Capabilities {
                 validator: false,
                 protocol_version: PROTOCOL_VERSION,
             },
-            greeting: GreetingPolicy::default(),
-            liveness: LivenessPolicy::default(),
-            event_capacity: DEFAULT_EVENT_CAPACITY,
+            config: NodeConfig {
+                greeting: GreetingPolicy::default(),
+                liveness: LivenessPolicy::default(),
+                event_capacity: DEFAULT_EVENT_CAPACITY,
+            },
             observers: ObserverSpec::default(),
         }
     }
@@ -84,7 +82,7 @@ impl Default for NodeBuilder {
 
 impl NodeBuilder {
     /// Load the identity from `path`, creating the key file if it does not
-    /// exist (see `tazcom_identity::Identity::load_or_generate`).
+    /// exist (see [`Identity::load_or_generate`]).
     pub fn key_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.identity = IdentitySource::KeyFile(path.into());
         self
@@ -102,9 +100,10 @@ impl NodeBuilder {
         self
     }
 
-    /// Discover peers over DNS-SD/mDNS with this configuration.
+    /// Discover peers over DNS-SD/mDNS with this configuration
+    /// ([`MdnsConfig::default`] for the LAN, service type `_tazcom._tcp`).
     pub fn mdns(mut self, config: MdnsConfig) -> Self {
-        self.discovery.push(DiscoverySpec::Mdns(config));
+        self.sources.push(SourceSpec::Mdns(config));
         self
     }
 
@@ -115,22 +114,51 @@ impl NodeBuilder {
 
     /// Add any [`Discovery`] source; its peers are stored with `source`.
     pub fn discovery(mut self, discovery: impl Discovery + 'static, source: Source) -> Self {
-        self.discovery
-            .push(DiscoverySpec::Custom(Box::new(discovery), source));
+        self.sources
+            .push(SourceSpec::Custom(Box::new(discovery), source));
         self
     }
 
-    /// Transport limits and timeouts.
+    /// Transport limits and timeouts (validated by the transport itself).
     pub fn transport(mut self, config: TransportConfig) -> Self {
         self.transport = config;
         self
     }
 
-    /// Use this registry, e.g. one with observers already registered or a
-    /// custom `ObserverRegistryConfig`. Observers can also be registered on
-    /// [`Node::registry`] at any time (they get a replay of current peers).
-    pub fn registry(mut self, registry: PeerRegistry) -> Self {
-        self.registry = Some(registry);
+    /// The registry's observer limits and timeouts.
+    pub fn registry_config(mut self, config: ObserverRegistryConfig) -> Self {
+        self.registry_config = Some(config);
+        self
+    }
+
+    /// Register a sync observer before the node starts, so it sees every
+    /// peer as a commit (not a replay). The registry holds it weakly: keep
+    /// the `Arc`. Observers can also be registered later on
+    /// [`Node::registry`] (they then get a replay of current peers).
+    pub fn observer<O: Observer>(mut self, observer: &Arc<O>, options: ObserverOptions) -> Self {
+        let observer = Arc::clone(observer);
+        self.registrations.push(Box::new(move |registry| {
+            Box::pin(async move {
+                registry.register_observer(&observer, options).await?;
+                Ok(())
+            })
+        }));
+        self
+    }
+
+    /// As [`observer`](Self::observer), for an async observer.
+    pub fn async_observer<O: AsyncObserver>(
+        mut self,
+        observer: &Arc<O>,
+        options: ObserverOptions,
+    ) -> Self {
+        let observer = Arc::clone(observer);
+        self.registrations.push(Box::new(move |registry| {
+            Box::pin(async move {
+                registry.register_async_observer(&observer, options).await?;
+                Ok(())
+            })
+        }));
         self
     }
 
@@ -142,7 +170,7 @@ impl NodeBuilder {
 
     /// How discovered peers are greeted.
     pub fn greeting(mut self, policy: GreetingPolicy) -> Self {
-        self.greeting = policy;
+        self.config.greeting = policy;
         self
     }
 
@@ -151,7 +179,7 @@ impl NodeBuilder {
     /// for 4 s (plus 0–20 %), removal after 2 unanswered rounds;
     /// [`LivenessPolicy::disabled`] to rely on goodbyes and record expiry).
     pub fn liveness(mut self, policy: LivenessPolicy) -> Self {
-        self.liveness = policy;
+        self.config.liveness = policy;
         self
     }
 
@@ -181,186 +209,56 @@ impl NodeBuilder {
         self
     }
 
-    /// Capacity of the event channel, ≥ 1 (default [`DEFAULT_EVENT_CAPACITY`]).
+    /// Events kept for late subscribers and per-subscriber backlog, ≥ 1
+    /// (default [`DEFAULT_EVENT_CAPACITY`]).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity;
+        self.config.event_capacity = capacity;
         self
     }
 
-    /// Loads the identity, binds the listener, starts every discovery source
-    /// (publishing this node), and starts handling events.
+    /// Validates the settings, loads the identity, registers the observers,
+    /// binds the listener, starts every discovery source (publishing this
+    /// node) and the node's actor; the first event is
+    /// [`NodeEvent::Ready`](crate::NodeEvent::Ready).
     ///
     /// # Errors
-    /// [`NodeError::Identity`] (key file), [`NodeError::Transport`] (bind),
-    /// [`NodeError::Discovery`] (a source failed to start; those already
-    /// started are shut down), [`NodeError::Config`] (event capacity 0, an
-    /// enabled liveness policy with a zero interval or timeout).
-    pub async fn start(self) -> Result<Node, NodeError> {
-        if self.event_capacity == 0 {
-            return Err(NodeError::Config(
-                "event_capacity must be at least 1".into(),
-            ));
-        }
-        if self.liveness.enabled
-            && (self.liveness.interval.is_zero() || self.liveness.timeout.is_zero())
-        {
-            return Err(NodeError::Config(
-                "liveness interval and timeout must be non-zero; use LivenessPolicy::disabled() to turn checks off".into(),
-            ));
-        }
+    /// [`StartError::Config`] (a setting out of range),
+    /// [`StartError::Identity`] (key file), [`StartError::Registry`] or
+    /// [`StartError::Observer`] (registry config, observer registration),
+    /// [`StartError::Bind`], [`StartError::Discovery`] (a source failed to
+    /// start; those already started are stopped).
+    pub async fn start(self) -> Result<Node, StartError> {
+        self.config.validate()?;
         let identity = Arc::new(match self.identity {
             IdentitySource::Generate => Identity::generate(),
-            IdentitySource::KeyFile(path) => Identity::load_or_generate(path)?,
+            IdentitySource::KeyFile(path) => {
+                Identity::load_or_generate(path).map_err(StartError::Identity)?
+            }
             IdentitySource::Given(identity) => identity,
         });
-        let registry = self.registry.unwrap_or_default();
+        let registry = match self.registry_config {
+            Some(config) => PeerRegistry::with_config(config).map_err(StartError::Registry)?,
+            None => PeerRegistry::new(),
+        };
+        for register in self.registrations {
+            register(registry.clone())
+                .await
+                .map_err(StartError::Observer)?;
+        }
         let observers = self
             .observers
             .attach(&registry, identity.peer_id(), self.capabilities.validator)
             .await?;
-        let listener = Listener::bind(self.listen, self.transport.clone())
-            .await?
-            .with_identity(Arc::clone(&identity));
-        let local_addr = listener.local_addr();
-        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
-        let server = listener.serve(inbound_tx);
-        // Always the server's greeter (it has our identity), so one
-        // TransportStats counts both directions; the fallback only satisfies the type.
-        let greeter = server.greeter().unwrap_or_else(|| {
-            Greeter::new(
-                Arc::clone(&identity),
-                Some(local_addr.port()),
-                self.transport.clone(),
-            )
-        });
-        let (events, first_events) = broadcast::channel(self.event_capacity);
-        let cancel = CancellationToken::new();
-        let shared: SharedRef = Arc::new(Shared {
-            peer_id: identity.peer_id(),
-            registry,
-            events,
-            counters: Counters::default(),
-            greeter,
-            greeting: self.greeting,
-            greeted: Mutex::new(HashMap::new()),
-            hinted: Mutex::new(HashMap::new()),
-            departed: Mutex::default(),
-            heard: Mutex::default(),
-            liveness: self.liveness,
-            tasks: Tasks::new(tracing::info_span!("node", peer = %identity.peer_id().short())),
-            departing: cancel.child_token(),
-            cancel,
-            registry_writes: tokio::sync::Mutex::new(()),
-        });
-        spawn_inbound(&shared, inbound_rx);
-
-        let local = LocalService {
-            peer_id: shared.peer_id,
-            port: local_addr.port(),
-            txt_extra: caps::to_txt(&self.capabilities),
-        };
-        let span = shared.tasks.span().clone();
-        let sources = match start_sources(&shared, self.discovery, local)
-            .instrument(span)
-            .await
-        {
-            Ok(sources) => sources,
-            Err(e) => {
-                shared.cancel.cancel();
-                server.shutdown().await;
-                return Err(e);
-            }
-        };
-        liveness::spawn(&shared);
-        tracing::info!(parent: shared.tasks.span(), peer = %shared.peer_id, addr = %local_addr, "node ready");
-        shared.emit(NodeEvent::Ready {
-            peer: shared.peer_id,
-            addr: local_addr,
-        });
-        Ok(Node::new(
-            shared,
+        runtime::start(Plan {
             identity,
-            local_addr,
-            first_events,
-            Running { server, sources },
+            listen: self.listen,
+            transport: self.transport,
+            sources: self.sources,
+            capabilities: self.capabilities,
+            config: self.config,
+            registry,
             observers,
-        ))
+        })
+        .await
     }
-}
-
-/// Starts each source and one task that handles all their events in order.
-async fn start_sources(
-    shared: &SharedRef,
-    specs: Vec<DiscoverySpec>,
-    local: LocalService,
-) -> Result<Vec<StartedSource>, NodeError> {
-    let (merged_tx, merged_rx) = mpsc::channel(INBOUND_QUEUE);
-    let mut started: Vec<StartedSource> = Vec::new();
-    for spec in specs {
-        let (mut source, kind) = match spec {
-            DiscoverySpec::Mdns(config) => match MdnsDiscovery::new(config) {
-                Ok(mdns) => (Box::new(mdns) as Box<dyn Discovery>, Source::Mdns),
-                Err(e) => return Err(stop_all(started, e.into()).await),
-            },
-            DiscoverySpec::Custom(source, kind) => (source, kind),
-        };
-        let mut rx = match source.start(local.clone()).await {
-            Ok(rx) => rx,
-            Err(e) => return Err(stop_all(started, e.into()).await),
-        };
-        let (tx, cancel) = (merged_tx.clone(), shared.cancel.clone());
-        shared.tasks.spawn(async move {
-            loop {
-                let event = tokio::select! {
-                    () = cancel.cancelled() => break,
-                    event = rx.recv() => event,
-                };
-                let Some(event) = event else { break };
-                if tx.send((kind, event)).await.is_err() {
-                    break;
-                }
-            }
-        });
-        started.push(StartedSource { source });
-    }
-    spawn_discovery_handler(shared, merged_rx);
-    Ok(started)
-}
-
-async fn stop_all(started: Vec<StartedSource>, error: NodeError) -> NodeError {
-    for mut s in started {
-        if let Err(e) = s.source.shutdown().await {
-            tracing::warn!(source = s.source.name(), error = %e, "shutdown after a failed start");
-        }
-    }
-    error
-}
-
-fn spawn_discovery_handler(
-    shared: &SharedRef,
-    mut rx: mpsc::Receiver<(Source, tazcom_discovery::DiscoveryEvent)>,
-) {
-    let shared_task = SharedRef::clone(shared);
-    shared.tasks.spawn(async move {
-        let cancel = shared_task.cancel.clone();
-        loop {
-            let next = tokio::select! {
-                () = cancel.cancelled() => break,
-                next = rx.recv() => next,
-            };
-            let Some((kind, event)) = next else { break };
-            discovery_events::handle(&shared_task, kind, event).await;
-        }
-    });
-}
-
-fn spawn_inbound(shared: &SharedRef, mut rx: mpsc::Receiver<tazcom_transport::InboundEvent>) {
-    let shared_task = SharedRef::clone(shared);
-    shared.tasks.spawn(async move {
-        // Runs until the server drops its sender (at shutdown), so HELLOs
-        // in flight when shutdown starts are still handled.
-        while let Some(event) = rx.recv().await {
-            inbound::handle(&shared_task, event).await;
-        }
-    });
 }

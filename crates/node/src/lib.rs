@@ -5,8 +5,7 @@
 //! list (with [`NodeBuilder::mdns`] they find each other on their own):
 //!
 //! ```
-//! use tazcom_discovery::StaticPeer;
-//! use tazcom_node::{Node, NodeEvent};
+//! use tazcom_node::{Node, NodeEvent, StaticPeer};
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -76,29 +75,80 @@
 //!   BYE to every verified or greeted peer (500 ms at most), the mDNS
 //!   goodbye, listener closed, [`NodeEvent::Stopped`].
 //!
-//! Observers (DHT, mesh, validator set…) plug into [`Node::registry`].
-//! Counters of every layer: [`Node::metrics`]. See `docs/node.md`.
+//! Observers (DHT, mesh, validator set…) plug into the read-only
+//! [`Node::registry`] or [`NodeBuilder::observer`]. Counters of every layer:
+//! [`Node::metrics`]. See `docs/node.md`.
+//!
+//! # One dependency
+//! This crate re-exports each layer as a module ([`identity`],
+//! [`discovery`], [`registry`], [`transport`]; `dht`, `mesh` and
+//! `validators` behind their features) and the types every user needs at
+//! its root, so `tazcom-node` is the only TAZCOM crate to depend on. A LAN
+//! node that finds its peers over mDNS:
+//!
+//! ```no_run
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tazcom_node::{MdnsConfig, Node};
+//!
+//! let node = Node::builder().mdns(MdnsConfig::default()).start().await?;
+//! let mut events = node.events();
+//! while let Ok(event) = events.recv().await {
+//!     println!("{event:?}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Inside
+//! One task, the actor, owns the node's peer book: a state machine with no
+//! I/O that turns each input (an announcement, a HELLO, a greeting's
+//! outcome, the clock…) into effects (registry commits, greetings, PINGs,
+//! events). The actor is the only writer of the registry. `docs/node.md`
+//! states every rule.
+//!
+//! # Features
+//! - `serde`: [`NodeEvent`] and its parts derive `Serialize` and
+//!   `Deserialize` (the JSON schema in `docs/node.md`).
+//! - `dht`, `mesh`, `validators` (all three: `observers`): the observers of
+//!   those crates, attached by the builder.
 
+mod book;
 mod builder;
 pub mod caps;
-mod departure;
-mod discovery_events;
+mod config;
 mod error;
 mod event;
-mod greeting;
-mod hints;
-mod inbound;
-mod liveness;
+mod events;
 mod metrics;
 mod node;
 mod observers;
-mod shared;
-mod tasks;
+mod runtime;
+mod view;
 
 pub use builder::{NodeBuilder, DEFAULT_EVENT_CAPACITY};
-pub use error::NodeError;
-pub use event::{NodeEvent, RemovalReason};
-pub use liveness::LivenessPolicy;
+pub use config::{GreetingPolicy, LivenessPolicy};
+pub use error::{ConfigError, ShutdownError, StartError};
+pub use event::{GreetFailure, NodeEvent, Rejection, RemovalReason};
+pub use events::{Events, RecvError, TryRecvError};
 pub use metrics::NodeMetrics;
 pub use node::Node;
-pub use shared::GreetingPolicy;
+pub use view::RegistryView;
+
+// The layers, as modules: `tazcom-node` is the one dependency users need.
+#[cfg(feature = "dht")]
+pub use tazcom_dht as dht;
+pub use tazcom_discovery as discovery;
+pub use tazcom_identity as identity;
+#[cfg(feature = "mesh")]
+pub use tazcom_mesh as mesh;
+pub use tazcom_registry as registry;
+pub use tazcom_transport as transport;
+#[cfg(feature = "validators")]
+pub use tazcom_validators as validators;
+
+// What every user needs, at the root.
+pub use tazcom_discovery::{MdnsConfig, StaticPeer};
+pub use tazcom_identity::{Identity, PeerId};
+pub use tazcom_registry::{PeerEntry, Source};
+pub use tazcom_transport::TransportConfig;

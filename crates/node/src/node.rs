@@ -1,47 +1,50 @@
-//! `Node`: a running node's handle.
+//! `Node`: a running node's handle, a cheap `Clone`.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tazcom_discovery::Discovery;
 use tazcom_identity::{Identity, PeerId};
 use tazcom_registry::{PeerEntry, PeerRegistry};
 use tazcom_transport::{Server, TransportStats};
-use tokio::sync::broadcast;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::builder::NodeBuilder;
-use crate::departure;
-use crate::error::NodeError;
-use crate::event::NodeEvent;
-use crate::metrics::NodeMetrics;
+use crate::error::ShutdownError;
+use crate::events::{Emitter, Events};
+use crate::metrics::{Counters, NodeMetrics};
 use crate::observers::Attached;
-use crate::shared::{lock, SharedRef};
+use crate::runtime::actor::Command;
+use crate::runtime::sources::Sources;
+use crate::runtime::tasks::{self, Net};
+use crate::view::RegistryView;
 
-/// How long shutdown waits for the node's own tasks (greetings in flight)
-/// after the listener closed, before it stops waiting.
-const TASK_GRACE: Duration = Duration::from_secs(2);
-
-pub(crate) struct StartedSource {
-    pub source: Box<dyn Discovery>,
-}
+/// How long shutdown waits for the actor to finish after the listener
+/// closed (it drains its tasks within 2 s).
+const ACTOR_GRACE: Duration = Duration::from_secs(3);
 
 /// What only a running node has; taken by `shutdown`.
 pub(crate) struct Running {
     pub server: Server,
-    pub sources: Vec<StartedSource>,
+    pub sources: Sources,
+    pub actor: JoinHandle<()>,
 }
 
-/// A running TAZCOM node: it announces itself, discovers peers, keeps them
-/// in its [`PeerRegistry`] and greets them over TCP. Build one with
-/// [`Node::builder`]; stop it with [`Node::shutdown`].
-pub struct Node {
-    shared: SharedRef,
+pub(crate) struct Inner {
     identity: Arc<Identity>,
     local_addr: SocketAddr,
-    first_events: Mutex<Option<broadcast::Receiver<NodeEvent>>>,
+    registry: PeerRegistry,
+    emitter: Arc<Emitter>,
+    counters: Arc<Counters>,
+    commands: mpsc::Sender<Command>,
+    net: Net,
+    span: tracing::Span,
     running: Mutex<Option<Running>>,
+    /// Held by the shutdown in progress; later calls wait, then find
+    /// `running` empty and return.
+    stopping: tokio::sync::Mutex<()>,
     final_transport: Mutex<Option<TransportStats>>,
     /// Owns the attached observers (the registry holds them only weakly).
     #[cfg_attr(
@@ -51,12 +54,63 @@ pub struct Node {
     observers: Attached,
 }
 
+impl Inner {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        identity: Arc<Identity>,
+        local_addr: SocketAddr,
+        registry: PeerRegistry,
+        emitter: Arc<Emitter>,
+        counters: Arc<Counters>,
+        commands: mpsc::Sender<Command>,
+        net: Net,
+        span: tracing::Span,
+        running: Running,
+        observers: Attached,
+    ) -> Self {
+        Self {
+            identity,
+            local_addr,
+            registry,
+            emitter,
+            counters,
+            commands,
+            net,
+            span,
+            running: Mutex::new(Some(running)),
+            stopping: tokio::sync::Mutex::new(()),
+            final_transport: Mutex::new(None),
+            observers,
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone without a shutdown: stop the actor and the
+        // forwarders; the server and the sources stop as they are dropped
+        // (mDNS still sends its goodbye as its daemon exits).
+        if let Some(running) = lock(&self.running).take() {
+            running.actor.abort();
+        }
+    }
+}
+
+/// A running TAZCOM node: it announces itself, discovers peers, keeps them
+/// in its registry and greets them over TCP. Build one with
+/// [`Node::builder`]; stop it with [`Node::shutdown`]. Cloning is cheap
+/// (a reference count); every clone is the same node.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Node")
-            .field("peer_id", &self.shared.peer_id)
-            .field("local_addr", &self.local_addr)
-            .field("peers", &self.shared.registry.len())
+            .field("peer_id", &self.peer_id())
+            .field("local_addr", &self.inner.local_addr)
+            .field("peers", &self.inner.registry.len())
             .finish_non_exhaustive()
     }
 }
@@ -67,153 +121,150 @@ impl Node {
         NodeBuilder::default()
     }
 
-    pub(crate) fn new(
-        shared: SharedRef,
-        identity: Arc<Identity>,
-        local_addr: SocketAddr,
-        first_events: broadcast::Receiver<NodeEvent>,
-        running: Running,
-        observers: Attached,
-    ) -> Self {
+    pub(crate) fn new(inner: Inner) -> Self {
         Self {
-            shared,
-            identity,
-            local_addr,
-            first_events: Mutex::new(Some(first_events)),
-            running: Mutex::new(Some(running)),
-            final_transport: Mutex::new(None),
-            observers,
+            inner: Arc::new(inner),
         }
+    }
+
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.identity.peer_id()
+    }
+
+    /// This node's identity (to sign with).
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
+    }
+
+    /// The TCP listener's bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The known peers, sorted by peer id.
+    pub fn peers(&self) -> Vec<Arc<PeerEntry>> {
+        self.inner.registry.snapshot()
+    }
+
+    /// The registry, read-only: read it, or register observers on it. Only
+    /// the node writes to it.
+    pub fn registry(&self) -> RegistryView {
+        RegistryView::new(self.inner.registry.clone())
+    }
+
+    /// A stream of [`NodeEvent`](crate::NodeEvent)s; every call behaves the
+    /// same: the events the node retained since it started (`Ready`
+    /// first, up to [`event_capacity`](NodeBuilder::event_capacity)), then
+    /// live ones (see [`Events`]).
+    pub fn events(&self) -> Events {
+        self.inner.emitter.subscribe()
+    }
+
+    /// Counters of the node and of each layer.
+    pub fn metrics(&self) -> NodeMetrics {
+        let running = lock(&self.inner.running);
+        let (transport, discovery) = match running.as_ref() {
+            Some(r) => (
+                r.server.stats(),
+                r.sources
+                    .started
+                    .iter()
+                    .map(|s| (s.name().to_owned(), s.stats()))
+                    .collect(),
+            ),
+            None => (
+                (*lock(&self.inner.final_transport)).unwrap_or_default(),
+                Vec::new(),
+            ),
+        };
+        NodeMetrics::new(
+            &self.inner.counters,
+            transport,
+            discovery,
+            self.inner.registry.stats(),
+        )
     }
 
     /// The Kademlia routing table, if the builder asked for one
     /// ([`NodeBuilder::dht`]).
     #[cfg(feature = "dht")]
     pub fn dht(&self) -> Option<&tazcom_dht::DhtObserver> {
-        self.observers.dht.as_deref()
+        self.inner.observers.dht.as_deref()
     }
 
     /// The mesh topology, if the builder asked for one ([`NodeBuilder::mesh`]).
     #[cfg(feature = "mesh")]
     pub fn mesh(&self) -> Option<&tazcom_mesh::MeshObserver> {
-        self.observers.mesh.as_deref()
+        self.inner.observers.mesh.as_deref()
     }
 
     /// The validator set, if the builder asked for one
     /// ([`NodeBuilder::validators`]).
     #[cfg(feature = "validators")]
     pub fn validators(&self) -> Option<&tazcom_validators::ValidatorObserver> {
-        self.observers.validators.as_deref()
+        self.inner.observers.validators.as_deref()
     }
 
-    /// This node's peer id.
-    pub fn peer_id(&self) -> PeerId {
-        self.shared.peer_id
-    }
-
-    /// This node's identity (to sign with).
-    pub fn identity(&self) -> &Identity {
-        &self.identity
-    }
-
-    /// The TCP listener's bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// The known peers, sorted by peer id.
-    pub fn peers(&self) -> Vec<Arc<PeerEntry>> {
-        self.shared.registry.snapshot()
-    }
-
-    /// The registry: read it, or register observers on it.
-    pub fn registry(&self) -> &PeerRegistry {
-        &self.shared.registry
-    }
-
-    /// A stream of [`NodeEvent`]s. The first call returns a receiver that
-    /// holds every event since the node started (`Ready` first); later calls
-    /// return receivers that see events from the call on. A receiver that
-    /// falls more than the event capacity behind loses the oldest events
-    /// (`RecvError::Lagged`).
-    pub fn events(&self) -> broadcast::Receiver<NodeEvent> {
-        lock(&self.first_events)
-            .take()
-            .unwrap_or_else(|| self.shared.events.subscribe())
-    }
-
-    /// Counters of the node and of each layer.
-    pub fn metrics(&self) -> NodeMetrics {
-        let running = lock(&self.running);
-        let (transport, discovery) = match running.as_ref() {
-            Some(r) => (
-                r.server.stats(),
-                r.sources
-                    .iter()
-                    .map(|s| (s.source.name().to_owned(), s.source.stats()))
-                    .collect(),
-            ),
-            None => (
-                (*lock(&self.final_transport)).unwrap_or_default(),
-                Vec::new(),
-            ),
-        };
-        NodeMetrics::new(
-            &self.shared.counters,
-            transport,
-            discovery,
-            self.shared.registry.stats(),
-        )
-    }
-
-    /// Stops the node: a signed BYE goes to every verified peer (they drop
-    /// this node at once; at most 500 ms, `docs/wire.md` §3.7), every
-    /// discovery source sends its goodbye (peers that missed the BYE drop
-    /// it 1 s later, RFC 6762 §10.1) and stops, the listener closes after serving
-    /// the connections in flight (up to the transport's shutdown grace),
-    /// greetings in flight are cancelled, and [`NodeEvent::Stopped`] is sent.
+    /// Stops the node: no new contact; a signed BYE goes to every verified
+    /// or greeted peer (they drop this node at once; at most 500 ms,
+    /// `docs/wire.md` §3.7); every discovery source sends its goodbye
+    /// (peers that missed the BYE drop it 1 s later, RFC 6762 §10.1) and
+    /// stops; the listener closes after serving the connections in flight
+    /// (up to the transport's shutdown grace); HELLOs already received are
+    /// still handled; [`NodeEvent::Stopped`](crate::NodeEvent::Stopped) is
+    /// sent.
+    ///
+    /// Idempotent: a call while another runs waits for it; a call after the
+    /// node stopped returns `Ok(())` at once.
     ///
     /// # Errors
-    /// [`NodeError::AlreadyStopped`] on a second call;
-    /// [`NodeError::Discovery`] if a source failed to shut down cleanly (the
-    /// rest of the shutdown still ran).
-    pub async fn shutdown(&self) -> Result<(), NodeError> {
-        let span = self.shared.tasks.span().clone();
+    /// [`ShutdownError::Discovery`] if a source failed to stop cleanly (the
+    /// rest of the shutdown still ran; only the first failure is returned).
+    pub async fn shutdown(&self) -> Result<(), ShutdownError> {
+        let span = self.inner.span.clone();
         self.stop().instrument(span).await
     }
 
-    async fn stop(&self) -> Result<(), NodeError> {
-        let running = lock(&self.running)
-            .take()
-            .ok_or(NodeError::AlreadyStopped)?;
-        // No new contact from here on: a PING or greeting sent after the BYE
-        // would register this node again at its peers.
-        self.shared.departing.cancel();
-        departure::say_bye(&self.shared).await;
+    async fn stop(&self) -> Result<(), ShutdownError> {
+        let _stopping = self.inner.stopping.lock().await;
+        let Some(mut running) = lock(&self.inner.running).take() else {
+            return Ok(());
+        };
+        let (reply, targets) = oneshot::channel();
+        let targets = match self.inner.commands.send(Command::Leave(reply)).await {
+            Ok(()) => targets.await.unwrap_or_default(),
+            Err(_) => Default::default(),
+        };
+        tasks::say_bye(&self.inner.net, targets).await;
         let mut first_error = None;
-        for mut s in running.sources {
-            if let Err(e) = s.source.shutdown().await {
-                tracing::warn!(source = s.source.name(), error = %e, "discovery shutdown failed");
-                first_error.get_or_insert(NodeError::from(e));
+        for mut source in running.sources.started {
+            if let Err(source_error) = source.shutdown().await {
+                let name = source.name().to_owned();
+                tracing::warn!(source = %name, error = %source_error, "discovery shutdown failed");
+                first_error.get_or_insert(ShutdownError::Discovery {
+                    name,
+                    source: source_error,
+                });
             }
         }
-        *lock(&self.final_transport) = Some(running.server.stats());
+        running.sources.forwarders.shutdown().await;
+        *lock(&self.inner.final_transport) = Some(running.server.stats());
         running.server.shutdown().await;
-        self.shared.cancel.cancel();
-        let aborted = self.shared.tasks.shutdown(TASK_GRACE).await;
-        if aborted > 0 {
-            tracing::warn!(aborted, "node tasks aborted after the shutdown grace");
+        let _ = self.inner.commands.send(Command::Stop).await;
+        if tokio::time::timeout(ACTOR_GRACE, &mut running.actor)
+            .await
+            .is_err()
+        {
+            tracing::warn!("node actor aborted after the shutdown grace");
+            running.actor.abort();
         }
-        tracing::info!(peer = %self.shared.peer_id, "node stopped");
-        self.shared.emit(NodeEvent::Stopped);
+        tracing::info!(peer = %self.peer_id(), "node stopped");
         first_error.map_or(Ok(()), Err)
     }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        // Not shut down: stop the tasks; the sources and the server stop as
-        // they are dropped (mDNS still sends its goodbye as its daemon exits).
-        self.shared.cancel.cancel();
-    }
+/// Locks `m`; a panic elsewhere while holding it does not make it unusable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -12,7 +12,7 @@ use tazcom_registry::PeerRegistry;
 
 use tazcom_identity::PeerId;
 
-use crate::error::NodeError;
+use crate::error::StartError;
 
 /// What the builder was asked to attach.
 #[derive(Default)]
@@ -45,17 +45,17 @@ impl ObserverSpec {
         registry: &PeerRegistry,
         local: PeerId,
         local_is_validator: bool,
-    ) -> Result<Attached, NodeError> {
+    ) -> Result<Attached, StartError> {
         #[allow(unused_mut)]
         let mut attached = Attached::default();
         #[cfg(feature = "dht")]
         if let Some(config) = self.dht {
-            let dht = tazcom_dht::DhtObserver::new(local, config)
-                .map_err(|e| NodeError::Config(format!("dht: {e}")))?;
+            let dht = tazcom_dht::DhtObserver::new(local, config).map_err(StartError::Dht)?;
             let dht = Arc::new(dht);
             registry
                 .register_observer(&dht, ObserverOptions::best_effort())
-                .await?;
+                .await
+                .map_err(StartError::Observer)?;
             attached.dht = Some(dht);
         }
         #[cfg(feature = "mesh")]
@@ -66,7 +66,8 @@ impl ObserverSpec {
             ));
             registry
                 .register_observer(&mesh, ObserverOptions::best_effort())
-                .await?;
+                .await
+                .map_err(StartError::Observer)?;
             attached.mesh = Some(mesh);
         }
         #[cfg(feature = "validators")]
@@ -77,7 +78,8 @@ impl ObserverSpec {
             let validators = Arc::new(tazcom_validators::ValidatorObserver::new(policy));
             registry
                 .register_observer(&validators, ObserverOptions::best_effort())
-                .await?;
+                .await
+                .map_err(StartError::Observer)?;
             attached.validators = Some(validators);
         }
         let _ = (registry, local, local_is_validator);

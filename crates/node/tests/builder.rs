@@ -4,7 +4,7 @@ mod common;
 
 use common::{builder, EventLog, WAIT};
 use tazcom_identity::Identity;
-use tazcom_node::{NodeError, NodeEvent};
+use tazcom_node::{ConfigError, NodeEvent, StartError};
 use tazcom_transport::TransportError;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +61,7 @@ async fn an_address_in_use_is_a_transport_error() {
     let addr = taken.local_addr().expect("local_addr");
     let result = builder().listen(addr).start().await;
     match result {
-        Err(NodeError::Transport(TransportError::Bind { addr: asked, .. })) => {
+        Err(StartError::Bind(TransportError::Bind { addr: asked, .. })) => {
             assert_eq!(asked, addr)
         }
         other => panic!("expected a bind error, got {other:?}"),
@@ -72,7 +72,7 @@ async fn an_address_in_use_is_a_transport_error() {
 async fn a_zero_event_capacity_is_refused() {
     let result = builder().event_capacity(0).start().await;
     assert!(
-        matches!(result, Err(NodeError::Config(ref why)) if why.contains("event_capacity")),
+        matches!(result, Err(StartError::Config(ConfigError::EventCapacity))),
         "{result:?}"
     );
 }
@@ -82,7 +82,10 @@ async fn a_bad_mdns_config_fails_start_before_any_multicast() {
     // Refused by MdnsConfig::validate, before a daemon or socket exists.
     let config = common::mdns_config("_tazcom._tcp.local"); // no trailing dot
     let result = builder().mdns(config).start().await;
-    assert!(matches!(result, Err(NodeError::Discovery(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StartError::Discovery(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,7 +102,7 @@ async fn a_source_that_fails_to_start_closes_the_listener() {
     assert!(
         matches!(
             result,
-            Err(NodeError::Discovery(
+            Err(StartError::Discovery(
                 tazcom_discovery::DiscoveryError::InterfaceNotFound { .. }
             ))
         ),

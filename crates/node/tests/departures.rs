@@ -138,7 +138,12 @@ async fn a_zero_liveness_interval_is_refused() {
         .start()
         .await;
     assert!(
-        matches!(result, Err(tazcom_node::NodeError::Config(_))),
+        matches!(
+            result,
+            Err(tazcom_node::StartError::Config(
+                tazcom_node::ConfigError::Liveness
+            ))
+        ),
         "{result:?}"
     );
 }
@@ -177,7 +182,7 @@ async fn a_late_announcement_does_not_bring_back_a_peer_that_said_bye() {
         instance_name: name.to_owned(),
         reason: RejectReason::MissingId,
     };
-    let is_barrier = |name: &'static str| move |e: &NodeEvent| matches!(e, NodeEvent::Rejected { reason } if reason.contains(name));
+    let is_barrier = |name: &'static str| common::is_rejected_instance(name);
 
     script.send(announce()).await.expect("send");
     events

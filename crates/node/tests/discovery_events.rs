@@ -15,10 +15,9 @@ use tazcom_registry::Source;
 use tokio::sync::mpsc::Sender;
 
 /// One attempt, so a refused greeting fails at once.
-const ONE_ATTEMPT: GreetingPolicy = GreetingPolicy {
-    attempts: 1,
-    backoff: Duration::from_millis(10),
-};
+fn one_attempt() -> GreetingPolicy {
+    GreetingPolicy::default().with_attempts(1, Duration::from_millis(10))
+}
 
 fn info(peer: PeerId, addrs: Vec<SocketAddr>, txt: &[(&str, &str)]) -> PeerInfo {
     PeerInfo {
@@ -37,7 +36,7 @@ fn info(peer: PeerId, addrs: Vec<SocketAddr>, txt: &[(&str, &str)]) -> PeerInfo 
 async fn scripted_node() -> (Node, Sender<DiscoveryEvent>, EventLog) {
     let (source, script, _local) = ScriptedDiscovery::new();
     let node = builder()
-        .greeting(ONE_ATTEMPT)
+        .greeting(one_attempt())
         .discovery(source, Source::Mdns)
         .start()
         .await
@@ -62,11 +61,7 @@ async fn barrier(script: &Sender<DiscoveryEvent>, events: &mut EventLog, name: &
     )
     .await;
     events
-        .expect(
-            "barrier",
-            WAIT,
-            |e| matches!(e, NodeEvent::Rejected { reason } if reason.contains(name)),
-        )
+        .expect("barrier", WAIT, common::is_rejected_instance(name))
         .await;
 }
 

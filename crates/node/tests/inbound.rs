@@ -11,32 +11,44 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::{builder, closed_port, eventually, EventLog, ScriptedDiscovery, WAIT};
-use tazcom_discovery::{DiscoveryEvent, PeerInfo};
-use tazcom_identity::Identity;
-use tazcom_node::{GreetingPolicy, NodeEvent};
+use tazcom_discovery::{DiscoveryEvent, PeerInfo, StaticPeer};
+use tazcom_identity::{Identity, PeerId};
+use tazcom_node::{GreetingPolicy, Node, NodeEvent, Rejection};
 use tazcom_registry::{
-    unix_ms, AsyncObserver, Change, ObserverError, ObserverOptions, PeerEntry, RegistryEvent,
-    Source, Upsert,
+    AsyncObserver, Change, ObserverError, ObserverOptions, RegistryEvent, Source,
 };
-use tazcom_transport::{send_hello, send_signed_hello, TransportConfig};
+use tazcom_transport::{send_hello, send_signed_hello, RejectReason, TransportConfig};
 use tokio::sync::{mpsc, Semaphore};
+
+/// A node that knows `peers` from its static list, greeting each once.
+async fn known_peers(peers: &[(PeerId, SocketAddr)]) -> Node {
+    let peers = peers
+        .iter()
+        .map(|&(peer_id, addr)| StaticPeer { peer_id, addr })
+        .collect();
+    builder()
+        .greeting(GreetingPolicy::default().with_attempts(1, Duration::from_millis(10)))
+        .static_peers(peers)
+        .start()
+        .await
+        .expect("start A")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hello_from_a_known_peer_refreshes_its_last_seen() {
-    let a = builder().start().await.expect("start A");
-    let mut events = EventLog::of(&a);
+    // A knows B at its configured listener address (nothing listens there).
     let b = Identity::generate().peer_id();
-
-    // A knows B, last seen 10 s ago, at its announced listener address.
     let announced: SocketAddr = "127.0.0.1:4999".parse().expect("addr");
-    let long_ago = unix_ms() - 10_000;
-    let mut entry = PeerEntry::new(b, Source::Static);
-    entry.addrs = vec![announced];
-    entry.first_seen_ms = long_ago;
-    entry.last_seen_ms = long_ago;
-    let added = a.registry().upsert(entry).await.expect("upsert B");
-    assert_eq!(added, Upsert::Added);
+    let a = known_peers(&[(b, announced)]).await;
+    let mut events = EventLog::of(&a);
+    events
+        .expect("Discovered B", WAIT, common::is_discovered(b))
+        .await;
+    let before = a.registry().get(&b).expect("B stored");
+    let long_ago = before.last_seen_ms;
     let seq_before = a.registry().last_seq();
+    // Not an assertion: lets the millisecond clock move past `long_ago`.
+    tokio::time::sleep(Duration::from_millis(5)).await;
 
     send_hello(a.local_addr(), &b, &TransportConfig::default())
         .await
@@ -66,7 +78,7 @@ async fn a_hello_from_a_known_peer_refreshes_its_last_seen() {
     let after = a.registry().get(&b).expect("B still stored");
     assert_eq!(after.addrs, vec![announced]);
     assert_eq!(after.source, Source::Static);
-    assert_eq!(after.first_seen_ms, long_ago);
+    assert_eq!(after.first_seen_ms, before.first_seen_ms);
     assert!(!after.verified);
 
     let metrics = a.metrics();
@@ -105,21 +117,22 @@ async fn a_hello_from_an_unknown_peer_is_reported_not_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_hello_marks_a_known_peer_verified_at_its_announced_address() {
-    let a = builder().start().await.expect("start A");
-    let mut events = EventLog::of(&a);
     let (b, c) = (Identity::generate(), Identity::generate());
-    // A knows B and C at announced loopback listeners.
+    // A knows B and C at configured loopback listeners.
     let (b_addr, c_addr): (SocketAddr, SocketAddr) = (
         "127.0.0.1:4998".parse().expect("addr"),
         "127.0.0.1:4997".parse().expect("addr"),
     );
-    for (peer, addr) in [(b.peer_id(), b_addr), (c.peer_id(), c_addr)] {
-        let mut entry = PeerEntry::new(peer, Source::Static);
-        entry.addrs = vec![addr];
-        entry.last_seen_ms = unix_ms() - 10_000;
-        a.registry().upsert(entry).await.expect("upsert");
+    let a = known_peers(&[(b.peer_id(), b_addr), (c.peer_id(), c_addr)]).await;
+    let mut events = EventLog::of(&a);
+    for peer in [b.peer_id(), c.peer_id()] {
+        events
+            .expect("Discovered", WAIT, common::is_discovered(peer))
+            .await;
     }
-    let long_ago = unix_ms() - 5_000;
+    let long_ago = a.registry().get(&c.peer_id()).expect("C").last_seen_ms;
+    // Not an assertion: lets the millisecond clock move past `long_ago`.
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let config = TransportConfig::default();
 
     // B signs the port it is known at; C signs another port.
@@ -205,10 +218,7 @@ impl AsyncObserver for RemovalGate {
 async fn a_hello_racing_a_removal_does_not_bring_the_peer_back() {
     let (source, script, _local) = ScriptedDiscovery::new();
     let a = builder()
-        .greeting(GreetingPolicy {
-            attempts: 1,
-            backoff: Duration::from_millis(10),
-        })
+        .greeting(GreetingPolicy::default().with_attempts(1, Duration::from_millis(10)))
         .discovery(source, Source::Mdns)
         .start()
         .await
@@ -252,29 +262,31 @@ async fn a_hello_racing_a_removal_does_not_bring_the_peer_back() {
         .await
         .expect("the removal reached the observer");
 
-    // B's last HELLO arrives while the removal is in flight.
+    // B's last HELLO arrives while the removal is in flight (the transport
+    // acknowledges it; the node handles it after the removal).
     send_hello(a.local_addr(), &b, &TransportConfig::default())
         .await
         .expect("A acknowledges the HELLO");
+    // Not an assertion: gives the HELLO time to reach the node while the
+    // removal is still held, which is the race under test.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    gate.gate.add_permits(1);
     events
         .expect("HelloReceived from B", WAIT, common::is_hello_received(b))
         .await;
-    // Not an assertion: gives the HELLO handling time to reach the registry
-    // while the removal is still held, which is the race under test.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    gate.gate.add_permits(1);
 
     events
         .expect("Removed B", WAIT, common::is_removed(b))
         .await;
-    // B's HELLO is handled after the removal: it must find B gone, not store
-    // it again. HELLOs are handled one at a time, so once a later HELLO from
-    // an unknown peer C is counted, B's has been fully handled.
+    // B's HELLO is handled after the removal (one actor handles both in
+    // order): it must find B gone (an unknown sender), not store it again.
+    // Once a later HELLO from an unknown peer C is counted too, B's has
+    // been fully handled.
     let c = Identity::generate().peer_id();
     send_hello(a.local_addr(), &c, &TransportConfig::default())
         .await
         .expect("A acknowledges C's HELLO");
-    let settled = eventually(WAIT, || a.metrics().hellos_from_unknown == 1).await;
+    let settled = eventually(WAIT, || a.metrics().hellos_from_unknown == 2).await;
     assert!(settled, "C's HELLO was never handled");
     assert!(
         !a.registry().contains(&b),
@@ -300,19 +312,15 @@ async fn a_connection_the_transport_rejects_is_reported_and_counted() {
     assert_eq!(reply, b"", "a rejected line gets no reply");
 
     let event = events
-        .expect(
-            "Rejected from the transport",
-            WAIT,
-            |e| matches!(e, NodeEvent::Rejected { reason } if reason.starts_with("transport:")),
-        )
+        .expect("Rejected from the transport", WAIT, |e| {
+            matches!(e, NodeEvent::Rejected(Rejection::Transport { .. }))
+        })
         .await;
-    let NodeEvent::Rejected { reason } = event else {
+    let NodeEvent::Rejected(Rejection::Transport { remote, reason }) = event else {
         unreachable!("matched above");
     };
-    assert!(
-        reason.starts_with("transport: not_json from 127.0.0.1:"),
-        "{reason}"
-    );
+    assert_eq!(reason, RejectReason::NotJson);
+    assert_eq!(remote.ip(), std::net::Ipv4Addr::LOCALHOST);
     assert_eq!(a.metrics().transport.rejected_not_json, 1);
     a.shutdown().await.expect("shutdown");
 }

@@ -7,7 +7,8 @@ mod common;
 
 use common::{assert_private_network, builder, mdns_config, unique_service_type, EventLog};
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
-use tazcom_node::NodeEvent;
+use tazcom_discovery::RejectReason;
+use tazcom_node::{NodeEvent, Rejection};
 
 /// A plain mdns-sd daemon on loopback only, on the node's mDNS port,
 /// publishing what a broken or hostile peer would.
@@ -43,11 +44,14 @@ async fn an_announcement_with_a_bad_id_is_rejected_and_counted() {
             matches!(e, NodeEvent::Rejected { .. })
         })
         .await;
-    let NodeEvent::Rejected { reason } = rejected else {
-        unreachable!("matched Rejected");
+    let NodeEvent::Rejected(Rejection::Discovery { instance, reason }) = rejected else {
+        panic!("a discovery rejection expected: {rejected:?}");
     };
-    assert!(reason.contains("bad peer"), "names the instance: {reason}");
-    assert!(reason.contains("NOT-HEX"), "quotes the bad id: {reason}");
+    assert_eq!(instance, "bad peer", "names the instance");
+    assert!(
+        matches!(&reason, RejectReason::InvalidId { value, .. } if value == "NOT-HEX"),
+        "quotes the bad id: {reason:?}"
+    );
 
     let metrics = node.metrics();
     assert!(metrics.discovery_rejected >= 1, "{metrics:?}");

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{builder, builder_with_static, EventLog, WAIT};
-use tazcom_node::{NodeError, NodeEvent};
+use tazcom_node::NodeEvent;
 use tazcom_registry::Source;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +134,7 @@ async fn shutdown_ends_with_stopped_and_cannot_run_twice() {
         .count();
     assert_eq!(stops, 1, "{:?}", b_events.seen);
 
-    assert!(matches!(b.shutdown().await, Err(NodeError::AlreadyStopped)));
+    assert!(b.shutdown().await.is_ok(), "a second shutdown is a no-op");
     b_events.drain();
     assert_eq!(
         b_events.seen.last(),

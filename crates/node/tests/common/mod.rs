@@ -14,34 +14,33 @@ use tazcom_discovery::{
     Discovery, DiscoveryError, DiscoveryEvent, DiscoveryStats, LocalService, MdnsConfig, StaticPeer,
 };
 use tazcom_identity::PeerId;
-use tazcom_node::{Node, NodeBuilder, NodeEvent};
-use tokio::sync::broadcast::{error::RecvError, error::TryRecvError, Receiver};
+use tazcom_node::{Events, Node, NodeBuilder, NodeEvent, RecvError, Rejection, TryRecvError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Upper bound for anything on loopback TCP (greetings, counters), so a bug
 /// fails the test instead of hanging it.
-pub const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 /// Upper bound for mDNS discovery on loopback.
-pub const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
 
 /// Upper bound for an mDNS goodbye to become `Removed`: mdns-sd keeps a
 /// goodbye record for 1 s (RFC 6762 §10.1) before it reports the removal.
-pub const REMOVAL_WAIT: Duration = Duration::from_secs(3);
+pub(crate) const REMOVAL_WAIT: Duration = Duration::from_secs(3);
 
 /// `127.0.0.1:0`: loopback only, a port chosen by the OS.
-pub fn loopback() -> SocketAddr {
+pub(crate) fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
 /// A builder listening on [`loopback`], otherwise with the defaults.
-pub fn builder() -> NodeBuilder {
+pub(crate) fn builder() -> NodeBuilder {
     Node::builder().listen(loopback())
 }
 
 /// A builder on [`loopback`] that greets `peers` through a static list.
-pub fn builder_with_static(peers: &[&Node]) -> NodeBuilder {
+pub(crate) fn builder_with_static(peers: &[&Node]) -> NodeBuilder {
     builder().static_peers(
         peers
             .iter()
@@ -54,7 +53,7 @@ pub fn builder_with_static(peers: &[&Node]) -> NodeBuilder {
 }
 
 /// A loopback address where nothing listens: bind port 0, note it, close.
-pub fn closed_port() -> SocketAddr {
+pub(crate) fn closed_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind(loopback()).expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local_addr");
     drop(listener);
@@ -62,15 +61,15 @@ pub fn closed_port() -> SocketAddr {
 }
 
 /// A node's event stream, with everything read so far kept for messages.
-pub struct EventLog {
-    rx: Receiver<NodeEvent>,
+pub(crate) struct EventLog {
+    rx: Events,
     /// Every event received, in order.
-    pub seen: Vec<NodeEvent>,
+    pub(crate) seen: Vec<NodeEvent>,
 }
 
 impl EventLog {
-    /// Follows `node`'s events (from its start, for the first subscriber).
-    pub fn of(node: &Node) -> Self {
+    /// Follows `node`'s events (from its start: `Node::events` replays them).
+    pub(crate) fn of(node: &Node) -> Self {
         EventLog {
             rx: node.events(),
             seen: Vec::new(),
@@ -81,7 +80,7 @@ impl EventLog {
     /// next one read within `wait` (`None` if none came). Events read on the
     /// way are kept in `seen`, so waits for several events can come in any
     /// order.
-    pub async fn wait_for(
+    pub(crate) async fn wait_for(
         &mut self,
         wait: Duration,
         want: impl Fn(&NodeEvent) -> bool,
@@ -105,7 +104,7 @@ impl EventLog {
     }
 
     /// Like [`wait_for`](Self::wait_for), but panics with the events seen.
-    pub async fn expect(
+    pub(crate) async fn expect(
         &mut self,
         what: &str,
         wait: Duration,
@@ -119,7 +118,7 @@ impl EventLog {
 
     /// Waits until `n` events matching `want` have been seen in all, or
     /// panics with the events seen after `wait`.
-    pub async fn expect_count(
+    pub(crate) async fn expect_count(
         &mut self,
         what: &str,
         n: usize,
@@ -140,7 +139,7 @@ impl EventLog {
     }
 
     /// Reads what is queued now, without waiting.
-    pub fn drain(&mut self) {
+    pub(crate) fn drain(&mut self) {
         loop {
             match self.rx.try_recv() {
                 Ok(event) => self.seen.push(event),
@@ -153,7 +152,7 @@ impl EventLog {
 
 /// Polls `condition` every 10 ms until it holds (true) or `wait` passes
 /// (false). For state that settles just after the event that announces it.
-pub async fn eventually(wait: Duration, mut condition: impl FnMut() -> bool) -> bool {
+pub(crate) async fn eventually(wait: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + wait;
     loop {
         if condition() {
@@ -166,34 +165,38 @@ pub async fn eventually(wait: Duration, mut condition: impl FnMut() -> bool) -> 
     }
 }
 
-pub fn is_discovered(peer: PeerId) -> impl Fn(&NodeEvent) -> bool {
+pub(crate) fn is_discovered(peer: PeerId) -> impl Fn(&NodeEvent) -> bool {
     move |e| matches!(e, NodeEvent::Discovered { peer: p, .. } if *p == peer)
 }
 
-pub fn is_hello_acked(peer: PeerId) -> impl Fn(&NodeEvent) -> bool {
+pub(crate) fn is_hello_acked(peer: PeerId) -> impl Fn(&NodeEvent) -> bool {
     move |e| matches!(e, NodeEvent::HelloAcked { peer: p, .. } if *p == peer)
 }
 
-pub fn is_hello_received(peer: PeerId) -> impl Fn(&NodeEvent) -> bool {
+pub(crate) fn is_hello_received(peer: PeerId) -> impl Fn(&NodeEvent) -> bool {
     move |e| matches!(e, NodeEvent::HelloReceived { peer: p, .. } if *p == peer)
 }
 
-pub fn is_removed(peer: PeerId) -> impl Fn(&NodeEvent) -> bool {
+pub(crate) fn is_rejected_instance(name: &str) -> impl Fn(&NodeEvent) -> bool + '_ {
+    move |e| matches!(e, NodeEvent::Rejected(Rejection::Discovery { instance, .. }) if instance == name)
+}
+
+pub(crate) fn is_removed(peer: PeerId) -> impl Fn(&NodeEvent) -> bool {
     move |e| matches!(e, NodeEvent::Removed { peer: p, .. } if *p == peer)
 }
 
 /// A [`Discovery`] source that reports exactly what the test sends on its
 /// script channel: Updated, Removed and Rejected without any multicast.
-pub struct ScriptedDiscovery {
+pub(crate) struct ScriptedDiscovery {
     events: Option<mpsc::Receiver<DiscoveryEvent>>,
     /// The `LocalService` the node started the source with.
-    pub started_with: mpsc::UnboundedSender<LocalService>,
+    pub(crate) started_with: mpsc::UnboundedSender<LocalService>,
 }
 
 impl ScriptedDiscovery {
     /// The source, the sender that scripts it, and the receiver of the
     /// `LocalService` the node publishes.
-    pub fn new() -> (
+    pub(crate) fn new() -> (
         Self,
         mpsc::Sender<DiscoveryEvent>,
         mpsc::UnboundedReceiver<LocalService>,
@@ -244,7 +247,7 @@ impl Discovery for ScriptedDiscovery {
 /// ```text
 /// unshare -n sh -c 'ip link set lo up; cargo test -p tazcom-node --offline'
 /// ```
-pub fn assert_private_network() {
+pub(crate) fn assert_private_network() {
     let interfaces = if_addrs::get_if_addrs().expect("cannot list network interfaces");
     let mut outside: Vec<&str> = interfaces
         .iter()
@@ -266,7 +269,7 @@ pub fn assert_private_network() {
 
 /// A fresh service type `_tz<8 hex>._tcp.local.` (name 10 chars ≤ 15), so
 /// tests running in parallel on the same mDNS port never see each other.
-pub fn unique_service_type() -> String {
+pub(crate) fn unique_service_type() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
@@ -275,7 +278,7 @@ pub fn unique_service_type() -> String {
 }
 
 /// mDNS on loopback only, with the test's own service type.
-pub fn mdns_config(service_type: &str) -> MdnsConfig {
+pub(crate) fn mdns_config(service_type: &str) -> MdnsConfig {
     MdnsConfig::default()
         .with_service_type(service_type)
         .with_interfaces(["lo"])

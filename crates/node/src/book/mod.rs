@@ -1,0 +1,138 @@
+//! The peer book: everything the node knows about each peer, and the rules
+//! that turn what happens ([`Input`]) into what to do ([`Effect`]). No I/O,
+//! no clock, no tasks: time and randomness are passed in, so every rule is
+//! a table test (`tests.rs`). One task owns the book (`runtime::actor`) and
+//! carries out its effects; that task is the only writer of the registry,
+//! so the book's copy of each entry is the registry's.
+//!
+//! Shaped after libp2p's `NetworkBehaviour` (a state machine that returns
+//! actions) and iroh's per-remote state (`docs/node.md`, "The peer book").
+
+mod effect;
+mod input;
+mod rules;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand_core::RngCore;
+use tazcom_identity::PeerId;
+use tazcom_registry::PeerEntry;
+
+use crate::config::LivenessPolicy;
+use crate::metrics::Counters;
+
+pub(crate) use effect::{Check, Effect, Greet, GreetKind};
+pub(crate) use input::{GreetOutcome, Input, PingOutcome};
+use state::{Departed, PeerState};
+
+/// The current time, as the book sees it: a monotonic instant for its
+/// schedules, and Unix milliseconds for the registry's `first_seen_ms` and
+/// `last_seen_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Now {
+    pub at: Instant,
+    pub unix_ms: u64,
+}
+
+impl Now {
+    /// The system clocks.
+    pub(crate) fn system() -> Self {
+        Self {
+            at: Instant::now(),
+            unix_ms: tazcom_registry::unix_ms(),
+        }
+    }
+}
+
+/// All per-peer state of one node.
+pub(crate) struct PeerBook {
+    me: PeerId,
+    liveness: LivenessPolicy,
+    peers: BTreeMap<PeerId, PeerState>,
+    /// DNS-SD instance name → the peer whose entry holds it (as the
+    /// registry's own index: the latest holder wins).
+    by_instance: HashMap<Arc<str>, PeerId>,
+    departed: Departed,
+    /// No new contact once set (shutdown has begun).
+    departing: bool,
+    /// Source of the tokens that tie a task's result to its request.
+    next_token: u64,
+    rng: Box<dyn RngCore + Send>,
+    counters: Arc<Counters>,
+}
+
+impl PeerBook {
+    /// An empty book for the node `me`. `rng` draws the liveness jitter.
+    pub(crate) fn new(
+        me: PeerId,
+        liveness: LivenessPolicy,
+        rng: Box<dyn RngCore + Send>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            me,
+            liveness,
+            peers: BTreeMap::new(),
+            by_instance: HashMap::new(),
+            departed: Departed::default(),
+            departing: false,
+            next_token: 0,
+            rng,
+            counters,
+        }
+    }
+
+    /// The registry entry the book holds for `peer`.
+    pub(crate) fn entry(&self, peer: &PeerId) -> Option<&PeerEntry> {
+        self.peers.get(peer)?.entry.as_ref()
+    }
+
+    /// Who may hold this node, by peer id, with the addresses to send a BYE
+    /// to: every verified peer, and every peer greeted or being greeted (a
+    /// signed HELLO of ours may have registered us there even if its ACK
+    /// never came back), except known prototypes (unverified entries: they
+    /// would not understand a BYE).
+    pub(crate) fn bye_targets(&self) -> BTreeMap<PeerId, Vec<SocketAddr>> {
+        let mut targets = BTreeMap::new();
+        for (peer, state) in &self.peers {
+            let mut addrs: Vec<SocketAddr> = Vec::new();
+            match &state.entry {
+                Some(e) if !e.verified => continue,
+                Some(e) => addrs.extend(&e.addrs),
+                None => {}
+            }
+            let greeted = state.greeted.iter().flatten();
+            let hinted = state.hint.iter().flat_map(|h| &h.addrs);
+            for addr in greeted.chain(hinted) {
+                if !addrs.contains(addr) {
+                    addrs.push(*addr);
+                }
+            }
+            if !addrs.is_empty() {
+                targets.insert(*peer, addrs);
+            }
+        }
+        targets
+    }
+
+    /// After the registry refused a commit for `peer`: take the registry's
+    /// entry (`current`) as the truth again.
+    pub(crate) fn resync(&mut self, peer: PeerId, current: Option<Arc<PeerEntry>>) {
+        let current = current.map(|e| (*e).clone());
+        if current.is_none() {
+            self.forget(&peer);
+        }
+        self.set_entry(peer, current);
+    }
+
+    /// The period of the liveness sweep (`None`: liveness disabled).
+    pub(crate) fn tick_period(&self) -> Option<std::time::Duration> {
+        self.liveness.enabled.then(|| self.liveness.tick())
+    }
+}

@@ -1,0 +1,94 @@
+//! What the book keeps about one peer, and about peers that said BYE.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tazcom_identity::PeerId;
+use tazcom_registry::{Capabilities, PeerEntry};
+
+/// Everything the node knows about one peer. A peer whose state is empty
+/// ([`is_empty`](Self::is_empty)) is dropped from the book.
+#[derive(Debug, Default)]
+pub(super) struct PeerState {
+    /// The peer's registry entry, as last committed (`None`: not stored).
+    pub entry: Option<PeerEntry>,
+    /// The address set the peer was last greeted at: greeted once per set.
+    pub greeted: Option<Vec<SocketAddr>>,
+    /// Token of the greeting in flight; a result with another token is stale.
+    pub greeting: Option<u64>,
+    /// The probe-hint greeting in flight (one at a time per peer).
+    pub hint: Option<Hint>,
+    /// The liveness schedule (kept for stored peers only).
+    pub clock: Option<Clock>,
+    /// The liveness check in flight.
+    pub check: Option<InFlightCheck>,
+}
+
+impl PeerState {
+    pub(super) fn is_empty(&self) -> bool {
+        self.entry.is_none()
+            && self.greeted.is_none()
+            && self.greeting.is_none()
+            && self.hint.is_none()
+            && self.check.is_none()
+    }
+}
+
+/// A probe hint being checked by a greeting: what the probe proposed.
+#[derive(Debug, Clone)]
+pub(super) struct Hint {
+    pub token: u64,
+    pub addrs: Vec<SocketAddr>,
+    pub instance: Arc<str>,
+    pub capabilities: Capabilities,
+}
+
+/// When a peer was last heard from and when it is next due for a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Clock {
+    pub last: Instant,
+    pub due: Instant,
+}
+
+/// A liveness check in flight: when it started and the addresses checked.
+#[derive(Debug, Clone)]
+pub(super) struct InFlightCheck {
+    pub started: Instant,
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// How long a peer that said BYE stays departed: longer than an mDNS
+/// announcement in flight, plus the 1 s its goodbye is held (RFC 6762
+/// §10.1).
+pub(crate) const DEPARTED_FOR: Duration = Duration::from_secs(5);
+
+/// Peers that said BYE recently. Discovery does not re-add them (a cached
+/// or late announcement is not a sign of life) until their discovery
+/// source withdraws them, they prove they are back with a verified
+/// greeting, or [`DEPARTED_FOR`] passes.
+#[derive(Debug, Default)]
+pub(super) struct Departed(HashMap<PeerId, Instant>);
+
+impl Departed {
+    /// `peer` said BYE at `now`; also forgets entries older than
+    /// [`DEPARTED_FOR`], which keeps the map bounded by the BYE rate.
+    pub(super) fn mark(&mut self, peer: PeerId, now: Instant) {
+        self.0
+            .retain(|_, at| now.saturating_duration_since(*at) < DEPARTED_FOR);
+        self.0.insert(peer, now);
+    }
+
+    /// `peer` is back (verified greeting) or withdrawn by discovery.
+    pub(super) fn clear(&mut self, peer: &PeerId) {
+        self.0.remove(peer);
+    }
+
+    /// Whether `peer` said BYE less than [`DEPARTED_FOR`] before `now`.
+    pub(super) fn contains(&self, peer: &PeerId, now: Instant) -> bool {
+        self.0
+            .get(peer)
+            .is_some_and(|at| now.saturating_duration_since(*at) < DEPARTED_FOR)
+    }
+}

@@ -1,0 +1,135 @@
+//! Starting a node: bind the listener, start the discovery sources, spawn
+//! the actor that owns the peer book (`actor.rs`) and its tasks
+//! (`tasks.rs`).
+
+pub(crate) mod actor;
+pub(crate) mod sources;
+pub(crate) mod tasks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rand_core::OsRng;
+use tazcom_discovery::LocalService;
+use tazcom_identity::Identity;
+use tazcom_registry::{Capabilities, PeerRegistry};
+use tazcom_transport::{Greeter, Listener, TransportConfig};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::book::PeerBook;
+use crate::caps;
+use crate::config::NodeConfig;
+use crate::error::StartError;
+use crate::event::NodeEvent;
+use crate::events::Emitter;
+use crate::metrics::Counters;
+use crate::node::{Inner, Node, Running};
+use crate::observers::Attached;
+use actor::{Actor, Inbox};
+use sources::SourceSpec;
+use tasks::Net;
+
+/// Queue between the TCP server, the discovery sources and the actor.
+const INBOUND_QUEUE: usize = 256;
+
+/// Everything `start` needs; the builder has validated it.
+pub(crate) struct Plan {
+    pub identity: Arc<Identity>,
+    pub listen: SocketAddr,
+    pub transport: TransportConfig,
+    pub sources: Vec<SourceSpec>,
+    pub capabilities: Capabilities,
+    pub config: NodeConfig,
+    pub registry: PeerRegistry,
+    pub observers: Attached,
+}
+
+/// Binds, starts the sources, spawns the actor; sends `Ready`.
+pub(crate) async fn start(plan: Plan) -> Result<Node, StartError> {
+    let me = plan.identity.peer_id();
+    let span = tracing::info_span!("node", peer = %me.short());
+    let listener = Listener::bind(plan.listen, plan.transport.clone())
+        .await
+        .map_err(StartError::Bind)?
+        .with_identity(Arc::clone(&plan.identity));
+    let local_addr = listener.local_addr();
+    let (inbound_tx, inbound) = mpsc::channel(INBOUND_QUEUE);
+    let server = listener.serve(inbound_tx);
+    // The server's greeter (it has our identity), so one TransportStats
+    // counts both directions; the fallback only satisfies the type.
+    let greeter = server.greeter().unwrap_or_else(|| {
+        Greeter::new(
+            Arc::clone(&plan.identity),
+            Some(local_addr.port()),
+            plan.transport,
+        )
+    });
+    let local = LocalService {
+        peer_id: me,
+        port: local_addr.port(),
+        txt_extra: caps::to_txt(&plan.capabilities),
+    };
+    let (discovery_tx, discovery) = mpsc::channel(INBOUND_QUEUE);
+    let sources = match sources::start(plan.sources, local, discovery_tx)
+        .instrument(span.clone())
+        .await
+    {
+        Ok(sources) => sources,
+        Err(e) => {
+            server.shutdown().await;
+            return Err(e);
+        }
+    };
+    let counters = Arc::new(Counters::default());
+    let emitter = Arc::new(Emitter::new(plan.config.event_capacity));
+    let (commands_tx, commands) = mpsc::channel(4);
+    let net = Net {
+        greeter,
+        greeting: plan.config.greeting,
+        liveness: plan.config.liveness,
+        counters: Arc::clone(&counters),
+    };
+    let actor = Actor {
+        book: PeerBook::new(
+            me,
+            plan.config.liveness,
+            Box::new(OsRng),
+            Arc::clone(&counters),
+        ),
+        registry: plan.registry.clone(),
+        emitter: Arc::clone(&emitter),
+        counters: Arc::clone(&counters),
+        net: net.clone(),
+        departing: CancellationToken::new(),
+        span: span.clone(),
+    };
+    tracing::info!(parent: &span, peer = %me, addr = %local_addr, "node ready");
+    emitter.emit(NodeEvent::Ready {
+        peer: me,
+        addr: local_addr,
+    });
+    let inbox = Inbox {
+        commands,
+        inbound,
+        discovery,
+    };
+    let actor = tokio::spawn(actor.run(inbox).instrument(span.clone()));
+    Ok(Node::new(Inner::new(
+        plan.identity,
+        local_addr,
+        plan.registry,
+        emitter,
+        counters,
+        commands_tx,
+        net,
+        span,
+        Running {
+            server,
+            sources,
+            actor,
+        },
+        plan.observers,
+    )))
+}
