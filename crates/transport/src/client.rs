@@ -1,10 +1,13 @@
 //! One-shot client exchanges: connect, send one line, require `ACK`, close
-//! (the Python prototype's `send_hello`, `docs/wire.md`).
+//! (the Python prototype's `send_hello`, `docs/wire.md`). The public helpers
+//! are for tests and benches (feature `test-support`); [`Greeter`](crate::Greeter)
+//! shares [`exchange`].
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+#[cfg(feature = "test-support")]
 use tazcom_identity::PeerId;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -14,15 +17,18 @@ use tracing::debug;
 use crate::codec::FrameReader;
 use crate::config::TransportConfig;
 use crate::error::{FrameError, TimeoutPhase, TransportError};
-use crate::message::{Message, ACK};
+#[cfg(feature = "test-support")]
+use crate::message::Message;
+#[cfg(any(test, feature = "test-support"))]
+use crate::message::ACK;
 
 /// Longest part of a bad reply kept in [`TransportError::BadAck`], in bytes.
 const BAD_ACK_LOG_BYTES: usize = 64;
 
 /// Sends the legacy HELLO `{"type":"HELLO","from":"<from>"}\n` to `addr` and
 /// waits for `ACK` (what the Python prototype does). Nothing is proven either
-/// way; [`send_signed_hello`](crate::send_signed_hello) authenticates both
-/// sides.
+/// way; [`Greeter::greet`](crate::Greeter::greet) authenticates both
+/// sides. For tests and benches (feature `test-support`).
 ///
 /// Returns the round-trip time, measured from just before the TCP connect
 /// starts until the complete `ACK\n` line has been read: it includes the TCP
@@ -33,6 +39,7 @@ const BAD_ACK_LOG_BYTES: usize = 64;
 /// # Errors
 ///
 /// As [`send_message`].
+#[cfg(feature = "test-support")]
 pub async fn send_hello(
     addr: SocketAddr,
     from: &PeerId,
@@ -52,12 +59,13 @@ pub async fn send_hello(
 ///   (`phase` says which).
 /// - [`TransportError::BadAck`]: the reply line is not exactly `ACK` (this
 ///   includes the signed ACK a server with an identity sends to a
-///   [`Message::SignedHello`]: use [`send_signed_hello`](crate::send_signed_hello)
+///   [`Message::SignedHello`]: use [`Greeter::greet`](crate::Greeter::greet)
 ///   for those).
 /// - [`TransportError::FrameTooLarge`]: the reply exceeds `max_line_bytes`.
 /// - [`TransportError::EofBeforeReply`]: the peer closed or reset the
 ///   connection before a complete reply line (it rejected the line).
 /// - [`TransportError::Io`]: any other socket error.
+#[cfg(feature = "test-support")]
 pub async fn send_message(
     addr: SocketAddr,
     message: &Message,
@@ -82,6 +90,7 @@ pub async fn send_message(
 /// [`TransportError::MalformedFrame`] when `line` contains `\n`;
 /// [`TransportError::FrameTooLarge`] when `line` plus its newline exceeds
 /// `max_line_bytes`; otherwise as [`send_message`].
+#[cfg(feature = "test-support")]
 pub async fn send_line(
     addr: SocketAddr,
     line: &str,
@@ -156,6 +165,7 @@ async fn connect(addr: SocketAddr, config: &TransportConfig) -> Result<TcpStream
 }
 
 /// Accepts exactly `ACK`.
+#[cfg(any(test, feature = "test-support"))]
 fn require_ack(addr: SocketAddr, line: &[u8]) -> Result<(), TransportError> {
     if line == ACK {
         Ok(())

@@ -38,33 +38,14 @@ impl Greeting {
     }
 }
 
-/// Sends a signed HELLO from `identity` to the peer `expected` at `addr` and
-/// checks the reply (`docs/wire.md` §3.6).
-///
-/// `expected` is the id the caller believes answers at `addr` (the TXT `id`
-/// of its DNS-SD record, or a static entry); `listen_port` is this node's
-/// own TCP listen port, signed into the HELLO (`None`: not listening, sent
-/// as 0). The HELLO carries a fresh random nonce and the current time.
-///
-/// The reply is accepted when it is:
-/// - a signed ACK whose `from` is `expected`, `to` is `identity`'s id, nonce
-///   is the HELLO's, and signature verifies: [`Greeting::verified_peer`] is
-///   `Some(expected)`;
-/// - exactly `ACK` (a prototype server, or a server without identity):
-///   `verified_peer` is `None`.
-///
-/// A refused signed ACK is logged (`warn`, with the address).
+/// One-shot [`Greeter::greet`]: a signed HELLO from `identity` to the peer
+/// `expected` at `addr`, announcing `listen_port`, without a greeter (no
+/// counters, no key cache). For tests and benches (feature `test-support`).
 ///
 /// # Errors
 ///
-/// - [`TransportError::AckRejected`]: a signed ACK failed a check
-///   ([`AckRejection`] says which; `WrongPeer` when another node answers).
-/// - [`TransportError::BadAck`]: the reply is neither `ACK` nor a signed ACK.
-/// - [`TransportError::EofBeforeReply`]: the peer closed without a reply; a
-///   TAZCOM server does this when it rejects the HELLO (e.g. it is not
-///   `expected`, or the clocks differ by more than its window).
-/// - Otherwise as [`send_message`](crate::send_message): `ConnectionRefused`,
-///   `Timeout`, `FrameTooLarge`, `MalformedFrame`, `Encode`, `Io`.
+/// As [`Greeter::greet`].
+#[cfg(feature = "test-support")]
 pub async fn send_signed_hello(
     addr: SocketAddr,
     identity: &Identity,
@@ -76,22 +57,14 @@ pub async fn send_signed_hello(
     send_request(request, addr, identity, expected, config, None).await
 }
 
-/// Sends a signed PING from `identity` to the peer `expected` at `addr` and
-/// checks the reply exactly as [`send_signed_hello`] does (`docs/wire.md`
-/// §3.7): a liveness check of a known peer.
-///
-/// `listen_port` is this node's own TCP listen port, signed into the PING
-/// (`None`: sent as 0), so that a peer that had dropped this node can
-/// register it again. A verified [`Greeting`] proves that `expected` is
-/// alive and holds its key; an unverified one (plain `ACK`) that something
-/// answered at `addr` (a prototype, or a server without identity) without
-/// proving anything.
+/// One-shot [`Greeter::ping`]: a signed PING from `identity` to the peer
+/// `expected` at `addr`, announcing `listen_port`, without a greeter. For
+/// tests and benches (feature `test-support`).
 ///
 /// # Errors
 ///
-/// As [`send_signed_hello`]; [`TransportError::EofBeforeReply`] means the
-/// peer rejected the PING (e.g. it is not `expected`, or the clocks differ
-/// by more than its window).
+/// As [`Greeter::ping`].
+#[cfg(feature = "test-support")]
 pub async fn send_signed_ping(
     addr: SocketAddr,
     identity: &Identity,
@@ -103,18 +76,14 @@ pub async fn send_signed_ping(
     send_request(request, addr, identity, expected, config, None).await
 }
 
-/// Sends a signed BYE from `identity` to the peer `expected` at `addr`, to
-/// tell it this node is shutting down, and checks the reply exactly as
-/// [`send_signed_hello`] does (`docs/wire.md` §3.7).
-///
-/// A verified [`Greeting`] means the peer checked the BYE and will drop this
-/// node; an unverified one (plain `ACK`) means it did not understand it (a
-/// prototype, or a server without identity) and will only notice the
-/// departure by other means (the mDNS goodbye).
+/// One-shot [`Greeter::bye`]: a signed BYE from `identity` to the peer
+/// `expected` at `addr`, without a greeter. For tests and benches (feature
+/// `test-support`).
 ///
 /// # Errors
 ///
-/// As [`send_signed_hello`].
+/// As [`Greeter::bye`].
+#[cfg(feature = "test-support")]
 pub async fn send_signed_bye(
     addr: SocketAddr,
     identity: &Identity,
@@ -303,11 +272,37 @@ impl Greeter {
         self.identity.peer_id()
     }
 
-    /// [`send_signed_hello`] to `expected` at `addr`, counted.
+    /// Sends a signed HELLO to the peer `expected` at `addr` and checks the
+    /// reply (`docs/wire.md` §3.6), counted.
+    ///
+    /// `expected` is the id the caller believes answers at `addr` (the TXT
+    /// `id` of its DNS-SD record, or a static entry). The HELLO carries this
+    /// greeter's listen port (`None`: not listening, sent as 0), a fresh
+    /// random nonce and the current time.
+    ///
+    /// The reply is accepted when it is:
+    /// - a signed ACK whose `from` is `expected`, `to` is this greeter's id,
+    ///   nonce is the HELLO's, and signature verifies:
+    ///   [`Greeting::verified_peer`] is `Some(expected)`;
+    /// - exactly `ACK` (a prototype server, or a server without identity):
+    ///   `verified_peer` is `None`.
+    ///
+    /// A refused signed ACK is logged (`warn`, with the address).
     ///
     /// # Errors
     ///
-    /// As [`send_signed_hello`].
+    /// - [`TransportError::AckRejected`]: a signed ACK failed a check
+    ///   ([`AckRejection`] says which; `WrongPeer` when another node answers).
+    /// - [`TransportError::BadAck`]: the reply is neither `ACK` nor a signed ACK.
+    /// - [`TransportError::EofBeforeReply`]: the peer closed without a reply; a
+    ///   TAZCOM server does this when it rejects the HELLO (e.g. it is not
+    ///   `expected`, or the clocks differ by more than its window).
+    /// - [`TransportError::ConnectionRefused`]: nothing listens on `addr`.
+    /// - [`TransportError::Timeout`]: connect, write or reply took too long
+    ///   (`phase` says which).
+    /// - [`TransportError::FrameTooLarge`]: the reply exceeds `max_line_bytes`.
+    /// - [`TransportError::MalformedFrame`], [`TransportError::Encode`],
+    ///   [`TransportError::Io`]: the line could not be exchanged.
     pub async fn greet(
         &self,
         addr: SocketAddr,
@@ -318,28 +313,39 @@ impl Greeter {
             .await
     }
 
-    /// [`send_signed_ping`] to `peer` at `addr` with this greeter's listen
-    /// port, counted: a liveness check (`docs/wire.md` §3.7). A verified
+    /// Sends a signed PING to `peer` at `addr` with this greeter's listen
+    /// port and checks the reply exactly as [`greet`](Self::greet) does,
+    /// counted: a liveness check of a known peer (`docs/wire.md` §3.7).
+    ///
+    /// The listen port is signed into the PING (`None`: sent as 0) so that a
+    /// peer that had dropped this node can register it again. A verified
     /// [`Greeting`] proves `peer` is alive and holds its key; an unverified
-    /// one only that something at `addr` answered `ACK`.
+    /// one (plain `ACK`) only that something at `addr` answered (a
+    /// prototype, or a server without identity).
     ///
     /// # Errors
     ///
-    /// As [`send_signed_hello`].
+    /// As [`greet`](Self::greet); [`TransportError::EofBeforeReply`] means
+    /// the peer rejected the PING (e.g. it is not `peer`, or the clocks
+    /// differ by more than its window).
     pub async fn ping(&self, addr: SocketAddr, peer: &PeerId) -> Result<Greeting, TransportError> {
         let listen_port = self.listen_port;
         self.counted(Request::Ping { listen_port }, addr, peer)
             .await
     }
 
-    /// [`send_signed_bye`] to `peer` at `addr`, counted: tells a verified
-    /// peer this node is shutting down (`docs/wire.md` §3.7). A verified
-    /// [`Greeting`] means the peer accepted it; an unverified one (plain
-    /// `ACK`) that it did not understand it.
+    /// Sends a signed BYE to `peer` at `addr` and checks the reply exactly
+    /// as [`greet`](Self::greet) does, counted: tells a verified peer this
+    /// node is shutting down (`docs/wire.md` §3.7).
+    ///
+    /// A verified [`Greeting`] means the peer checked the BYE and will drop
+    /// this node; an unverified one (plain `ACK`) that it did not understand
+    /// it (a prototype, or a server without identity) and will only notice
+    /// the departure by other means (the mDNS goodbye).
     ///
     /// # Errors
     ///
-    /// As [`send_signed_hello`].
+    /// As [`greet`](Self::greet).
     pub async fn bye(&self, addr: SocketAddr, peer: &PeerId) -> Result<Greeting, TransportError> {
         self.counted(Request::Bye, addr, peer).await
     }

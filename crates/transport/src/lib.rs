@@ -32,6 +32,7 @@
 //!     }
 //!
 //!     // The prototype's HELLO still gets `ACK`; its `from` is only a claim.
+//!     // (`send_hello` is a test helper: feature `test-support`.)
 //!     let rtt = send_hello(server.local_addr(), &client_id.peer_id(), &config).await?;
 //!     println!("legacy HELLO acknowledged in {} µs", rtt.as_micros());
 //!     assert!(matches!(events.recv().await, Some(InboundEvent::Hello { verified: false, .. })));
@@ -60,10 +61,12 @@
 //!   PINGs and BYEs as [`InboundEvent`]s, count rejections in
 //!   [`TransportStats`] (one counter per [`RejectReason`]); per-source
 //!   connection caps and request rate limits (`limits.rs`).
-//! - [`send_hello`], [`send_message`], [`send_line`] (`client.rs`): one-shot
-//!   exchanges returning the round-trip time; [`send_signed_hello`],
-//!   [`send_signed_ping`], [`send_signed_bye`] and [`Greeter`]
-//!   (`greeter.rs`): the signed requests, their replies checked and counted.
+//! - [`Greeter`] (`greeter.rs`): the signed requests (HELLO, PING, BYE),
+//!   their replies checked and counted. With the `test-support` feature,
+//!   one-shot helpers for tests and benches: `send_hello`, `send_message`,
+//!   `send_line` (`client.rs`: one line, `ACK` required, round-trip time)
+//!   and `send_signed_hello`, `send_signed_ping`, `send_signed_bye` (an
+//!   uncounted greeter).
 //! - [`TransportConfig`] (`config.rs`): limits and timeouts, validated.
 //!
 //! The wire format (and the DNS-SD records that announce the TCP port) is
@@ -87,6 +90,7 @@ mod signed;
 mod stats;
 pub mod wire;
 
+#[cfg(feature = "test-support")]
 pub use client::{send_hello, send_line, send_message};
 pub use codec::FrameReader;
 pub use config::{
@@ -101,7 +105,9 @@ pub use error::{
     AckRejection, ConfigError, EncodeError, FrameError, ParseError, TimeoutPhase, TransportError,
 };
 pub use event::InboundEvent;
-pub use greeter::{send_signed_bye, send_signed_hello, send_signed_ping, Greeter, Greeting};
+#[cfg(feature = "test-support")]
+pub use greeter::{send_signed_bye, send_signed_hello, send_signed_ping};
+pub use greeter::{Greeter, Greeting};
 pub use server::{Listener, Server};
 pub use stats::{RejectReason, TransportStats};
 pub use wire::{Message, Nonce, ParsedLine, SignedAck, SignedHello};

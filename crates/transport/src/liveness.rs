@@ -57,7 +57,7 @@ const SIGNED_BYE_FIELDS: [&str; 5] = ["from", "to", "nonce", "ts", "sig"];
 ///
 /// ```
 /// use tazcom_identity::Identity;
-/// use tazcom_transport::{Nonce, SignedPing};
+/// use tazcom_transport::wire::{Nonce, SignedPing};
 ///
 /// let (me, peer) = (Identity::generate(), Identity::generate());
 /// let ping = SignedPing::sign(&me, peer.peer_id(), Nonce::random(), 1_700_000_000_000, 4242);
@@ -171,7 +171,7 @@ impl SignedPing {
 ///
 /// ```
 /// use tazcom_identity::Identity;
-/// use tazcom_transport::{Nonce, SignedBye};
+/// use tazcom_transport::wire::{Nonce, SignedBye};
 ///
 /// let (me, peer) = (Identity::generate(), Identity::generate());
 /// let bye = SignedBye::sign(&me, peer.peer_id(), Nonce::random(), 1_700_000_000_000);
