@@ -41,7 +41,10 @@ impl Line {
     fn name_and_peer(&self) -> (&'static str, String) {
         match &self.event {
             Some(NodeEvent::Ready { peer, .. }) => ("ready", peer.to_string()),
-            Some(e) => (e.name(), e.peer().map(|p| p.to_string()).unwrap_or_default()),
+            Some(e) => (
+                e.name(),
+                e.peer().map(|p| p.to_string()).unwrap_or_default(),
+            ),
             None => ("metrics", String::new()),
         }
     }
@@ -121,7 +124,14 @@ impl Nodes {
                         .unwrap_or_else(|e| panic!("not a NodeEvent line ({e}): {line}"));
                     typed.event
                 });
-                if tx.send(Line { node: i, json, event }).is_err() {
+                if tx
+                    .send(Line {
+                        node: i,
+                        json,
+                        event,
+                    })
+                    .is_err()
+                {
                     break;
                 }
             }

@@ -264,7 +264,9 @@ fn read_events(node: usize, stdout: impl std::io::Read, tx: &mpsc::Sender<Event>
             continue;
         };
         let event = if v["event"] == "metrics" {
-            let Some(t_ms) = v["t_ms"].as_u64() else { continue };
+            let Some(t_ms) = v["t_ms"].as_u64() else {
+                continue;
+            };
             Event {
                 node,
                 kind: "metrics".to_owned(),

@@ -39,8 +39,22 @@ where
     match run.await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, "node failed");
+            tracing::error!(error = %chain(e.as_ref()), "node failed");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its sources, `: `-separated (each message names only its
+/// own layer, e.g. `cannot bind the listener: cannot bind 0.0.0.0:7000:
+/// Address in use`).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }

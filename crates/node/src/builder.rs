@@ -37,6 +37,13 @@ type Registration = Box<
         + Send,
 >;
 
+impl Node {
+    /// A builder with the defaults documented on [`NodeBuilder`].
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder::default()
+    }
+}
+
 /// Configures and starts a [`Node`]. Start from [`Node::builder`].
 ///
 /// Defaults: a fresh in-memory identity (use [`key_file`](Self::key_file) to
@@ -260,5 +267,6 @@ impl NodeBuilder {
             observers,
         })
         .await
+        .map(Node::new)
     }
 }

@@ -3,8 +3,11 @@
 //! (`tasks.rs`).
 
 pub(crate) mod actor;
+mod handle;
 pub(crate) mod sources;
 pub(crate) mod tasks;
+
+pub(crate) use handle::Handle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,9 +28,9 @@ use crate::error::StartError;
 use crate::event::NodeEvent;
 use crate::events::Emitter;
 use crate::metrics::Counters;
-use crate::node::{Inner, Node, Running};
 use crate::observers::Attached;
 use actor::{Actor, Inbox};
+use handle::Running;
 use sources::SourceSpec;
 use tasks::Net;
 
@@ -47,7 +50,7 @@ pub(crate) struct Plan {
 }
 
 /// Binds, starts the sources, spawns the actor; sends `Ready`.
-pub(crate) async fn start(plan: Plan) -> Result<Node, StartError> {
+pub(crate) async fn start(plan: Plan) -> Result<Handle, StartError> {
     let me = plan.identity.peer_id();
     let span = tracing::info_span!("node", peer = %me.short());
     let listener = Listener::bind(plan.listen, plan.transport.clone())
@@ -116,20 +119,22 @@ pub(crate) async fn start(plan: Plan) -> Result<Node, StartError> {
         discovery,
     };
     let actor = tokio::spawn(actor.run(inbox).instrument(span.clone()));
-    Ok(Node::new(Inner::new(
-        plan.identity,
+    Ok(Handle {
+        identity: plan.identity,
         local_addr,
-        plan.registry,
+        registry: plan.registry,
         emitter,
         counters,
-        commands_tx,
+        commands: commands_tx,
         net,
         span,
-        Running {
+        running: std::sync::Mutex::new(Some(Running {
             server,
             sources,
             actor,
-        },
-        plan.observers,
-    )))
+        })),
+        stopping: tokio::sync::Mutex::new(()),
+        final_transport: std::sync::Mutex::new(None),
+        observers: plan.observers,
+    })
 }

@@ -97,9 +97,9 @@ fn greeted(g: Greet, outcome: GreetOutcome) -> Input {
 fn log_failure(peer: PeerId, addr: SocketAddr, round: u32, error: &TransportError) {
     match error {
         TransportError::AckRejected { .. } => {
-            tracing::warn!(peer = %peer, %addr, %error, round, "hello answered by the wrong key");
+            tracing::warn!(peer = %peer, %addr, error = ?error, round, "hello answered by the wrong key");
         }
-        _ => tracing::debug!(peer = %peer, %addr, %error, round, "hello failed"),
+        _ => tracing::debug!(peer = %peer, %addr, error = ?error, round, "hello failed"),
     }
 }
 
@@ -123,7 +123,7 @@ pub(crate) async fn check(net: Net, c: Check) -> Input {
                 Ok(Ok(_)) => {
                     tracing::debug!(peer = %c.peer, %addr, "PING answered without proving the key")
                 }
-                Ok(Err(e)) => tracing::debug!(peer = %c.peer, %addr, error = %e, "PING failed"),
+                Ok(Err(e)) => tracing::debug!(peer = %c.peer, %addr, error = ?e, "PING failed"),
                 Err(_) => {
                     tracing::debug!(peer = %c.peer, %addr, timeout_ms = policy.timeout.as_millis() as u64, "PING unanswered")
                 }
@@ -169,7 +169,7 @@ async fn bye(net: &Net, peer: PeerId, addrs: &[SocketAddr]) -> bool {
                 return true;
             }
             Ok(_) => tracing::debug!(peer = %peer, %addr, "BYE answered without proof"),
-            Err(e) => tracing::debug!(peer = %peer, %addr, error = %e, "BYE failed"),
+            Err(e) => tracing::debug!(peer = %peer, %addr, error = ?e, "BYE failed"),
         }
     }
     false
