@@ -12,7 +12,7 @@ use crate::LabError;
 const SUBNET: &str = "10.78.0";
 
 /// The namespaces of one lab; deleted (only those it created) when dropped.
-pub struct Net {
+pub(crate) struct Net {
     switch: String,
     hosts: Vec<String>,
     /// Namespaces created so far, in creation order (teardown goes backwards).
@@ -23,7 +23,7 @@ impl Net {
     /// Creates `<prefix>-sw` with bridge `br0` and hosts `<prefix>-h1..hN`
     /// (eth0 = 10.78.0.i/24, IPv4 only, multicast routed to eth0).
     /// On error, whatever was already created is deleted by `Drop`.
-    pub fn create(prefix: &str, n: usize) -> Result<Net, LabError> {
+    pub(crate) fn create(prefix: &str, n: usize) -> Result<Net, LabError> {
         if !(1..=250).contains(&n) {
             return Err(LabError::Failed(format!("N must be 1..=250, got {n}")));
         }
@@ -40,7 +40,7 @@ impl Net {
     }
 
     /// Namespace name of host `i` (0-based).
-    pub fn host(&self, i: usize) -> &str {
+    pub(crate) fn host(&self, i: usize) -> &str {
         &self.hosts[i]
     }
 

@@ -29,14 +29,14 @@ struct Event {
 }
 
 /// How to start a node: the binary, where keys go, extra arguments.
-pub struct NodeCommand {
-    pub bin: PathBuf,
-    pub key_dir: PathBuf,
-    pub extra: Vec<String>,
+pub(crate) struct NodeCommand {
+    pub(crate) bin: PathBuf,
+    pub(crate) key_dir: PathBuf,
+    pub(crate) extra: Vec<String>,
 }
 
 /// Node processes of one run; SIGKILLed and reaped when dropped.
-pub struct Nodes<'a> {
+pub(crate) struct Nodes<'a> {
     command: &'a NodeCommand,
     service_type: String,
     children: Vec<Option<Child>>,
@@ -53,7 +53,7 @@ pub struct Nodes<'a> {
 impl<'a> Nodes<'a> {
     /// No process yet; `service_type` should be unique to the run so that
     /// nothing left from an earlier run is ever seen.
-    pub fn new(command: &'a NodeCommand, service_type: String) -> Self {
+    pub(crate) fn new(command: &'a NodeCommand, service_type: String) -> Self {
         let (tx, rx) = mpsc::channel();
         Self {
             command,
@@ -69,7 +69,7 @@ impl<'a> Nodes<'a> {
 
     /// Starts the next node (index = number started so far) on host
     /// `net.host(index)`; its stdout is read by a thread of its own.
-    pub fn spawn(&mut self, net: &Net) -> Result<usize, LabError> {
+    pub(crate) fn spawn(&mut self, net: &Net) -> Result<usize, LabError> {
         let i = self.children.len();
         let key = self.command.key_dir.join(format!("h{}.key", i + 1));
         let mut child = Command::new("ip")
@@ -96,7 +96,7 @@ impl<'a> Nodes<'a> {
     }
 
     /// Sends SIGTERM (graceful: the node says goodbye) to node `i`.
-    pub fn terminate(&mut self, i: usize) -> Result<(), LabError> {
+    pub(crate) fn terminate(&mut self, i: usize) -> Result<(), LabError> {
         let Some(child) = self.children.get(i).and_then(Option::as_ref) else {
             return Err(LabError::Failed(format!("node {i} is not running")));
         };
@@ -111,7 +111,7 @@ impl<'a> Nodes<'a> {
     }
 
     /// Sends SIGKILL (a crash: no goodbye) to node `i` and reaps it.
-    pub fn crash(&mut self, i: usize) -> Result<(), LabError> {
+    pub(crate) fn crash(&mut self, i: usize) -> Result<(), LabError> {
         let Some(mut child) = self.children.get_mut(i).and_then(Option::take) else {
             return Err(LabError::Failed(format!("node {i} is not running")));
         };
@@ -122,7 +122,7 @@ impl<'a> Nodes<'a> {
 
     /// Peak resident set size (`VmHWM`, kB) of node `i`, from
     /// `/proc/<pid>/status` (`ip netns exec` execs the node, same pid).
-    pub fn vm_hwm_kb(&self, i: usize) -> Result<u64, LabError> {
+    pub(crate) fn vm_hwm_kb(&self, i: usize) -> Result<u64, LabError> {
         let child = self
             .children
             .get(i)
@@ -140,14 +140,14 @@ impl<'a> Nodes<'a> {
 
     /// Sum of the counter `name` over the `metrics` lines of every node that
     /// printed one, and how many did.
-    pub fn metric_sum(&self, name: &str) -> (u64, usize) {
+    pub(crate) fn metric_sum(&self, name: &str) -> (u64, usize) {
         let sum = self.metrics.values().filter_map(|m| m[name].as_u64()).sum();
         (sum, self.metrics.len())
     }
 
     /// Stops every node: SIGTERM, then SIGKILL after [`STOP_GRACE`]; then
     /// reads what they printed on the way out (their `metrics` lines).
-    pub fn stop_all(&mut self) {
+    pub(crate) fn stop_all(&mut self) {
         for i in 0..self.children.len() {
             let _ = self.terminate(i);
         }
@@ -170,7 +170,7 @@ impl<'a> Nodes<'a> {
 
     /// Latest time at which every ordered pair (a, b) in `pairs` has both
     /// `discovered` and `hello_acked` (first occurrence of each), if all have.
-    pub fn pairs_done(&self, pairs: &[(usize, usize)]) -> Option<u64> {
+    pub(crate) fn pairs_done(&self, pairs: &[(usize, usize)]) -> Option<u64> {
         let mut latest = 0;
         for &(a, b) in pairs {
             for kind in ["discovered", "hello_acked"] {
@@ -182,7 +182,7 @@ impl<'a> Nodes<'a> {
 
     /// Latest time at which each of `others` reported `removed` for `gone`
     /// at or after `since_ms`, if all have.
-    pub fn removed_done(&self, gone: usize, others: &[usize], since_ms: u64) -> Option<u64> {
+    pub(crate) fn removed_done(&self, gone: usize, others: &[usize], since_ms: u64) -> Option<u64> {
         let mut latest = 0;
         for &a in others {
             latest = latest.max(self.first(a, "removed", gone, since_ms)?);
@@ -199,7 +199,7 @@ impl<'a> Nodes<'a> {
 
     /// Reads events until `done` returns a time (`Ok(Some)`), the deadline
     /// passes (`Ok(None)`) or a stop is requested (`Err(Interrupted)`).
-    pub fn wait_for(
+    pub(crate) fn wait_for(
         &mut self,
         timeout: Duration,
         done: impl Fn(&Self) -> Option<u64>,

@@ -18,7 +18,7 @@ const COLORS: [RGBColor; 4] = [
 ];
 
 /// Draws the `ms` summaries into `path` (800×500 PNG, log-scale time axis).
-pub fn draw(summaries: &[Summary], path: &Path) -> Result<(), String> {
+pub(crate) fn draw(summaries: &[Summary], path: &Path) -> Result<(), String> {
     let timed: Vec<&Summary> = summaries
         .iter()
         .filter(|s| s.unit == "ms" && s.quantiles.is_some())

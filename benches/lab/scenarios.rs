@@ -15,7 +15,7 @@ const CRASH_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// What one run measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scenario {
+pub(crate) enum Scenario {
     /// N nodes started back to back; from the last spawn until all N(N−1)
     /// directed pairs have `discovered` and `hello_acked`.
     Burst,
@@ -33,7 +33,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Parses `burst`, `join`, `leave` or `crash`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         match s {
             "burst" => Ok(Self::Burst),
             "join" => Ok(Self::Join),
@@ -47,7 +47,7 @@ impl Scenario {
     }
 
     /// The name used in flags and in the CSV.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Burst => "burst",
             Self::Join => "join",
@@ -60,16 +60,16 @@ impl Scenario {
 
 /// One value a run measured: a time in ms (until the timeout when `ok` is
 /// false), or for `idle` a size or a rate.
-pub struct Measure {
-    pub name: &'static str,
-    pub value: f64,
-    pub unit: &'static str,
-    pub ok: bool,
+pub(crate) struct Measure {
+    pub(crate) name: &'static str,
+    pub(crate) value: f64,
+    pub(crate) unit: &'static str,
+    pub(crate) ok: bool,
 }
 
 /// Runs `scenario` once with `n` nodes on `net`; `idle` is how long the
 /// `idle` scenario waits after convergence.
-pub fn run_once(
+pub(crate) fn run_once(
     scenario: Scenario,
     net: &Net,
     n: usize,

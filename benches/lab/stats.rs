@@ -5,32 +5,32 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// One measured value of one run.
-pub struct Row {
+pub(crate) struct Row {
     /// The scenario name, or for the `idle` scenario one of its two
     /// measures: `idle_rss` (kB) and `liveness` (PINGs per peer per minute).
-    pub scenario: &'static str,
-    pub n: usize,
-    pub run: u32,
-    pub value: f64,
+    pub(crate) scenario: &'static str,
+    pub(crate) n: usize,
+    pub(crate) run: u32,
+    pub(crate) value: f64,
     /// `ms`, `kB` or `per_peer_min`.
-    pub unit: &'static str,
-    pub ok: bool,
+    pub(crate) unit: &'static str,
+    pub(crate) ok: bool,
 }
 
 /// The raw CSV (`scenario,n,run,value,unit,ok`), flushed per row so that
 /// an interrupted lab keeps what it measured.
-pub struct Csv(File);
+pub(crate) struct Csv(File);
 
 impl Csv {
     /// Creates (truncates) `path` and writes the header.
-    pub fn create(path: &Path) -> io::Result<Self> {
+    pub(crate) fn create(path: &Path) -> io::Result<Self> {
         let mut f = File::create(path)?;
         writeln!(f, "scenario,n,run,value,unit,ok")?;
         Ok(Self(f))
     }
 
     /// Appends one row.
-    pub fn write(&mut self, r: &Row) -> io::Result<()> {
+    pub(crate) fn write(&mut self, r: &Row) -> io::Result<()> {
         writeln!(
             self.0,
             "{},{},{},{},{},{}",
@@ -42,7 +42,7 @@ impl Csv {
 
 /// Reads a CSV written by [`Csv`] (for `--plot-from`). Rows whose scenario
 /// or unit this lab does not write are skipped.
-pub fn read_csv(path: &Path) -> io::Result<Vec<Row>> {
+pub(crate) fn read_csv(path: &Path) -> io::Result<Vec<Row>> {
     const NAMES: [&str; 6] = ["burst", "join", "leave", "crash", "idle_rss", "liveness"];
     const UNITS: [&str; 3] = ["ms", "kB", "per_peer_min"];
     let text = std::fs::read_to_string(path)?;
@@ -68,18 +68,18 @@ pub fn read_csv(path: &Path) -> io::Result<Vec<Row>> {
 }
 
 /// Min / median / p95 / max of the successful runs of one scenario and N.
-pub struct Summary {
-    pub scenario: &'static str,
-    pub n: usize,
-    pub unit: &'static str,
-    pub ok: usize,
-    pub runs: usize,
+pub(crate) struct Summary {
+    pub(crate) scenario: &'static str,
+    pub(crate) n: usize,
+    pub(crate) unit: &'static str,
+    pub(crate) ok: usize,
+    pub(crate) runs: usize,
     /// `[min, median, p95, max]`, `None` when no run succeeded.
-    pub quantiles: Option<[f64; 4]>,
+    pub(crate) quantiles: Option<[f64; 4]>,
 }
 
 /// One [`Summary`] per scenario and N, in first-seen order.
-pub fn summarize(rows: &[Row]) -> Vec<Summary> {
+pub(crate) fn summarize(rows: &[Row]) -> Vec<Summary> {
     let mut keys: Vec<(&'static str, usize)> = Vec::new();
     for r in rows {
         if !keys.contains(&(r.scenario, r.n)) {
@@ -110,7 +110,7 @@ pub fn summarize(rows: &[Row]) -> Vec<Summary> {
 
 /// Prints min / median / p95 / max (successful runs only) and the success
 /// count for each scenario and N.
-pub fn print_summary(rows: &[Row]) {
+pub(crate) fn print_summary(rows: &[Row]) {
     println!(
         "{:<9} {:>4} {:>7} {:>9} {:>9} {:>9} {:>9}  unit",
         "scenario", "n", "ok", "min", "median", "p95", "max"

@@ -1,7 +1,7 @@
 //! What the examples share: logging setup and the shutdown signal.
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `default_level`).
-pub fn init_tracing(default_level: &str) {
+pub(crate) fn init_tracing(default_level: &str) {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -12,7 +12,7 @@ pub fn init_tracing(default_level: &str) {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -32,7 +32,7 @@ pub async fn shutdown_signal() {
 }
 
 /// Runs `run`, logging its error; the process exit code says which.
-pub async fn exit_code<F>(run: F) -> std::process::ExitCode
+pub(crate) async fn exit_code<F>(run: F) -> std::process::ExitCode
 where
     F: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
 {
@@ -48,7 +48,7 @@ where
 /// An error and its sources, `: `-separated (each message names only its
 /// own layer, e.g. `cannot bind the listener: cannot bind 0.0.0.0:7000:
 /// Address in use`).
-pub fn chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, RandomState};
 /// Panics unless loopback is the only interface with an address: mDNS from a
 /// test must never reach a real network. Run the tests through
 /// `scripts/test.sh` (a private network namespace).
-pub fn require_private_network() {
+pub(crate) fn require_private_network() {
     let interfaces = if_addrs::get_if_addrs().expect("list interfaces");
     let outside: Vec<_> = interfaces
         .iter()
@@ -22,7 +22,7 @@ pub fn require_private_network() {
 
 /// A DNS-SD service type of this test's own (`_tz<8 hex>._tcp.local.`), so
 /// tests running at the same time never see each other.
-pub fn random_service_type() -> String {
+pub(crate) fn random_service_type() -> String {
     let tag = RandomState::new().hash_one(std::process::id()) as u32;
     format!("_tz{tag:08x}._tcp.local.")
 }
