@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use tazcom_identity::{Identity, PeerId};
+use tazcom_transport::SignedMessage;
 use tazcom_transport::{
     send_hello, Greeter, Listener, Nonce, Server, SignedAck, SignedHello, TransportConfig,
 };

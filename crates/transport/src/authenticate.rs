@@ -4,57 +4,12 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tazcom_identity::{Identity, IdentityError, KeyCache, PeerId};
+use tazcom_identity::{Identity, KeyCache, PeerId};
 
 use crate::config::TransportConfig;
-use crate::liveness::{SignedBye, SignedPing};
 use crate::replay::{ReplayCache, Seen};
-use crate::signed::{Nonce, SignedAck, SignedHello};
+use crate::signed::{SignedAck, SignedMessage};
 use crate::stats::RejectReason;
-
-/// What the checks need from a signed request: the fields every one of them
-/// carries, and its own signature check (each type signs its own layout).
-pub(crate) trait SignedRequest {
-    /// The wire `type`, for logs and rejection details.
-    const WIRE_TYPE: &'static str;
-    /// The signer, who gets the ACK.
-    fn sender(&self) -> PeerId;
-    /// The peer id the request is meant for.
-    fn addressee(&self) -> PeerId;
-    fn nonce(&self) -> Nonce;
-    /// The sender's clock at signing, unix ms.
-    fn ts_ms(&self) -> u64;
-    /// # Errors
-    /// As [`SignedHello::verify_signature_with`].
-    fn verify_with(&self, keys: &KeyCache) -> Result<(), IdentityError>;
-}
-
-/// Implements [`SignedRequest`] for a type with public `from`, `to`,
-/// `nonce`, `ts_ms` fields and a `verify_signature_with` method.
-macro_rules! signed_request {
-    ($($request:ty => $wire_type:literal),+) => {$(
-        impl SignedRequest for $request {
-            const WIRE_TYPE: &'static str = $wire_type;
-            fn sender(&self) -> PeerId {
-                self.from
-            }
-            fn addressee(&self) -> PeerId {
-                self.to
-            }
-            fn nonce(&self) -> Nonce {
-                self.nonce
-            }
-            fn ts_ms(&self) -> u64 {
-                self.ts_ms
-            }
-            fn verify_with(&self, keys: &KeyCache) -> Result<(), IdentityError> {
-                self.verify_signature_with(keys)
-            }
-        }
-    )+};
-}
-
-signed_request!(SignedHello => "HELLO", SignedPing => "PING", SignedBye => "BYE");
 
 /// The server's identity and replay cache (one cache for all signed
 /// requests: a (sender, nonce) pair is accepted once, whatever the type).
@@ -97,31 +52,29 @@ impl Authenticator {
 
     /// Runs the checks in order, cheapest first: addressee, timestamp,
     /// signature, replay. The nonce is recorded only once the signature
-    /// holds, so forged requests cannot fill the cache.
+    /// holds, so forged requests cannot fill the cache. A message without
+    /// a timestamp (an ACK) is never fresh.
     pub(crate) fn check(
         &self,
-        request: &impl SignedRequest,
+        request: &impl SignedMessage,
         now_ms: u64,
     ) -> Result<Admitted, (RejectReason, String)> {
-        let (from, to, nonce, ts_ms) = (
-            request.sender(),
-            request.addressee(),
-            request.nonce(),
-            request.ts_ms(),
-        );
+        let parts = request.parts();
+        let (from, to, nonce) = (parts.from, parts.to, parts.nonce);
         if to != self.own_id {
             let detail = format!("addressed to {to}, this node is {}", self.own_id);
             return Err((RejectReason::WrongAddressee, detail));
         }
+        let ts_ms = parts.ts_ms.unwrap_or(0);
         let skew_ms = now_ms.abs_diff(ts_ms);
-        if skew_ms > self.window_ms {
+        if parts.ts_ms.is_none() || skew_ms > self.window_ms {
             let detail = format!(
                 "ts {ts_ms} is {skew_ms} ms from this node's clock ({now_ms}); the window is ±{} ms",
                 self.window_ms
             );
             return Err((RejectReason::StaleTimestamp, detail));
         }
-        if let Err(error) = request.verify_with(&self.keys) {
+        if let Err(error) = request.verify_signature_with(&self.keys) {
             return Err((RejectReason::BadSignature, error.to_string()));
         }
         let expires_ms = ts_ms.saturating_add(self.window_ms);
@@ -138,7 +91,7 @@ impl Authenticator {
             Seen::Fresh { evicted } => evicted,
         };
         let ack = SignedAck::sign(&self.identity, from, nonce);
-        let mut reply = ack.encode();
+        let mut reply = crate::signed::encode(&ack);
         reply.push('\n');
         Ok(Admitted { reply, evicted })
     }
@@ -147,6 +100,8 @@ impl Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::liveness::{SignedBye, SignedPing};
+    use crate::signed::{Nonce, SignedHello};
     use std::time::Duration;
 
     const NOW: u64 = 1_700_000_000_000;

@@ -14,7 +14,7 @@ use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::authenticate::{Authenticator, SignedRequest};
+use crate::authenticate::Authenticator;
 use crate::codec::FrameReader;
 use crate::config::TransportConfig;
 use crate::error::FrameError;
@@ -22,7 +22,7 @@ use crate::event::InboundEvent;
 use crate::limits::HelloRateLimiter;
 use crate::liveness::{SignedBye, SignedPing};
 use crate::message::{Message, ParsedLine, ACK_LINE};
-use crate::signed::{unix_ms_now, SignedHello};
+use crate::signed::{unix_ms_now, SignedHello, SignedMessage};
 use crate::stats::{Counters, RejectReason};
 
 /// What every connection task shares with the server.
@@ -265,7 +265,7 @@ async fn signed_bye(
 /// ACK to send when they pass, `None` when the server has no identity to
 /// check with, `Err` (with the type and the sender in the detail) when one
 /// fails.
-fn authenticate<R: SignedRequest>(
+fn authenticate<R: SignedMessage>(
     request: &R,
     ctx: &ConnectionContext,
 ) -> Result<Option<Reply>, (RejectReason, String)> {
@@ -275,7 +275,7 @@ fn authenticate<R: SignedRequest>(
     let admitted = auth
         .check(request, unix_ms_now())
         .map_err(|(reason, detail)| {
-            let from = request.sender();
+            let from = request.parts().from;
             (
                 reason,
                 format!("signed {} from {from}: {detail}", R::WIRE_TYPE),
@@ -289,11 +289,11 @@ fn authenticate<R: SignedRequest>(
 
 /// A PING or BYE a server without identity cannot check: counted as a line
 /// it does not act on, answered `ACK` (as the prototype answers any line).
-fn unchecked<R: SignedRequest>(request: &R, remote: SocketAddr, ctx: &ConnectionContext) -> Reply {
+fn unchecked<R: SignedMessage>(request: &R, remote: SocketAddr, ctx: &ConnectionContext) -> Reply {
     Counters::bump(&ctx.counters.unknown_types);
     debug!(
         %remote,
-        peer = %request.sender(),
+        peer = %request.parts().from,
         message_type = R::WIRE_TYPE,
         "signed request received; no identity to check it with; ACKed, ignored"
     );

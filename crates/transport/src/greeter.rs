@@ -14,7 +14,7 @@ use crate::config::TransportConfig;
 use crate::error::{AckRejection, TransportError};
 use crate::liveness::{SignedBye, SignedPing};
 use crate::message::{Message, ParsedLine, ACK};
-use crate::signed::{unix_ms_now, Nonce, SignedAck, SignedHello};
+use crate::signed::{unix_ms_now, Nonce, SignedAck, SignedHello, SignedMessage};
 use crate::stats::{Counters, TransportStats};
 
 /// The outcome of a signed HELLO, PING or BYE the peer acknowledged.
@@ -53,8 +53,9 @@ pub async fn send_signed_hello(
     listen_port: Option<u16>,
     config: &TransportConfig,
 ) -> Result<Greeting, TransportError> {
-    let request = Request::Hello { listen_port };
-    send_request(request, addr, identity, expected, config, None).await
+    let (to, port) = (*expected, listen_port.unwrap_or(0));
+    let hello = SignedHello::sign(identity, to, Nonce::random(), unix_ms_now(), port);
+    send_request(hello, addr, config, None).await
 }
 
 /// One-shot [`Greeter::ping`]: a signed PING from `identity` to the peer
@@ -72,8 +73,9 @@ pub async fn send_signed_ping(
     listen_port: Option<u16>,
     config: &TransportConfig,
 ) -> Result<Greeting, TransportError> {
-    let request = Request::Ping { listen_port };
-    send_request(request, addr, identity, expected, config, None).await
+    let (to, port) = (*expected, listen_port.unwrap_or(0));
+    let ping = SignedPing::sign(identity, to, Nonce::random(), unix_ms_now(), port);
+    send_request(ping, addr, config, None).await
 }
 
 /// One-shot [`Greeter::bye`]: a signed BYE from `identity` to the peer
@@ -90,88 +92,39 @@ pub async fn send_signed_bye(
     expected: &PeerId,
     config: &TransportConfig,
 ) -> Result<Greeting, TransportError> {
-    send_request(Request::Bye, addr, identity, expected, config, None).await
+    let bye = SignedBye::sign(identity, *expected, Nonce::random(), unix_ms_now());
+    send_request(bye, addr, config, None).await
 }
 
-/// Which signed request to send; all are answered and judged alike.
-#[derive(Debug, Clone, Copy)]
-enum Request {
-    Hello { listen_port: Option<u16> },
-    Ping { listen_port: Option<u16> },
-    Bye,
-}
-
-/// What a signed ACK must match: the request's sender (`to`), addressee
-/// (`from`) and nonce.
-#[derive(Debug, Clone, Copy)]
-struct Sent {
-    from: PeerId,
-    to: PeerId,
-    nonce: Nonce,
-}
-
-impl Request {
-    /// The request from `identity` to `expected`, signed with a fresh nonce
-    /// and the current time.
-    fn sign(self, identity: &Identity, expected: PeerId) -> (Message, Sent) {
-        let (nonce, ts_ms) = (Nonce::random(), unix_ms_now());
-        let message = match self {
-            Request::Hello { listen_port } => Message::SignedHello(SignedHello::sign(
-                identity,
-                expected,
-                nonce,
-                ts_ms,
-                listen_port.unwrap_or(0),
-            )),
-            Request::Ping { listen_port } => Message::SignedPing(SignedPing::sign(
-                identity,
-                expected,
-                nonce,
-                ts_ms,
-                listen_port.unwrap_or(0),
-            )),
-            Request::Bye => Message::SignedBye(SignedBye::sign(identity, expected, nonce, ts_ms)),
-        };
-        let sent = Sent {
-            from: identity.peer_id(),
-            to: expected,
-            nonce,
-        };
-        (message, sent)
-    }
-}
-
-/// Signs `request`, sends it, and judges the reply, verifying a signed ACK
+/// Sends a signed request and judges the reply, verifying a signed ACK
 /// with `keys` when given.
-async fn send_request(
-    request: Request,
+async fn send_request<M: SignedMessage>(
+    request: M,
     addr: SocketAddr,
-    identity: &Identity,
-    expected: &PeerId,
     config: &TransportConfig,
     keys: Option<&KeyCache>,
 ) -> Result<Greeting, TransportError> {
-    let (message, sent) = request.sign(identity, *expected);
-    let line = message
+    let line = request
+        .into_message()
         .encode_line_within(config.max_line_bytes())
         .map_err(|source| TransportError::Encode { addr, source })?;
     let result = exchange(addr, line.as_bytes(), config, |reply| {
-        judge_reply(addr, reply, &sent, keys)
+        judge_reply(addr, reply, &request, keys)
     })
     .await;
     if let Err(TransportError::AckRejected { reason, .. }) = &result {
-        let request = message.wire_type();
-        warn!(%addr, expected = %expected, request, %reason, "signed ACK rejected");
+        let (request, expected) = (M::WIRE_TYPE, request.parts().to);
+        warn!(%addr, %expected, request, %reason, "signed ACK rejected");
     }
     result.map(|(rtt, verified_peer)| Greeting { rtt, verified_peer })
 }
 
-/// Checks a reply to `sent`: `Ok(None)` for a plain `ACK`, `Ok(Some(id))`
+/// Checks a reply to `request`: `Ok(None)` for a plain `ACK`, `Ok(Some(id))`
 /// for a valid signed ACK. Checks run in the order of `docs/wire.md` §3.6.
 fn judge_reply(
     addr: SocketAddr,
     reply: &[u8],
-    sent: &Sent,
+    request: &impl SignedMessage,
     keys: Option<&KeyCache>,
 ) -> Result<Option<PeerId>, TransportError> {
     if reply == ACK {
@@ -181,11 +134,19 @@ fn judge_reply(
         Ok(ParsedLine::Message(Message::SignedAck(ack))) => ack,
         _ => return Err(bad_ack(addr, reply)),
     };
-    check_ack(&ack, sent, keys).map_err(|reason| TransportError::AckRejected { addr, reason })?;
+    check_ack(&ack, request, keys)
+        .map_err(|reason| TransportError::AckRejected { addr, reason })?;
     Ok(Some(ack.from))
 }
 
-fn check_ack(ack: &SignedAck, sent: &Sent, keys: Option<&KeyCache>) -> Result<(), AckRejection> {
+/// Whether `ack` answers `request`: its nonce, sent back to the request's
+/// signer by the request's addressee, signed by it.
+fn check_ack(
+    ack: &SignedAck,
+    request: &impl SignedMessage,
+    keys: Option<&KeyCache>,
+) -> Result<(), AckRejection> {
+    let sent = request.parts();
     if ack.nonce != sent.nonce {
         return Err(AckRejection::NonceMismatch);
     }
@@ -308,9 +269,9 @@ impl Greeter {
         addr: SocketAddr,
         expected: &PeerId,
     ) -> Result<Greeting, TransportError> {
-        let listen_port = self.listen_port;
-        self.counted(Request::Hello { listen_port }, addr, expected)
-            .await
+        let (to, port) = (*expected, self.listen_port.unwrap_or(0));
+        let hello = SignedHello::sign(&self.identity, to, Nonce::random(), unix_ms_now(), port);
+        self.counted(hello, addr).await
     }
 
     /// Sends a signed PING to `peer` at `addr` with this greeter's listen
@@ -329,9 +290,9 @@ impl Greeter {
     /// the peer rejected the PING (e.g. it is not `peer`, or the clocks
     /// differ by more than its window).
     pub async fn ping(&self, addr: SocketAddr, peer: &PeerId) -> Result<Greeting, TransportError> {
-        let listen_port = self.listen_port;
-        self.counted(Request::Ping { listen_port }, addr, peer)
-            .await
+        let (to, port) = (*peer, self.listen_port.unwrap_or(0));
+        let ping = SignedPing::sign(&self.identity, to, Nonce::random(), unix_ms_now(), port);
+        self.counted(ping, addr).await
     }
 
     /// Sends a signed BYE to `peer` at `addr` and checks the reply exactly
@@ -347,25 +308,17 @@ impl Greeter {
     ///
     /// As [`greet`](Self::greet).
     pub async fn bye(&self, addr: SocketAddr, peer: &PeerId) -> Result<Greeting, TransportError> {
-        self.counted(Request::Bye, addr, peer).await
+        let bye = SignedBye::sign(&self.identity, *peer, Nonce::random(), unix_ms_now());
+        self.counted(bye, addr).await
     }
 
     /// Sends `request` and counts its outcome.
     async fn counted(
         &self,
-        request: Request,
+        request: impl SignedMessage,
         addr: SocketAddr,
-        expected: &PeerId,
     ) -> Result<Greeting, TransportError> {
-        let result = send_request(
-            request,
-            addr,
-            &self.identity,
-            expected,
-            &self.config,
-            Some(&self.keys),
-        )
-        .await;
+        let result = send_request(request, addr, &self.config, Some(&self.keys)).await;
         match &result {
             Ok(greeting) if greeting.is_verified() => Counters::bump(&self.counters.acks_verified),
             Ok(_) => Counters::bump(&self.counters.acks_unverified),
@@ -393,9 +346,9 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], 9))
     }
 
-    fn setup() -> (Identity, Identity, Sent) {
+    fn setup() -> (Identity, Identity, SignedHello) {
         let (client, server) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
-        let (_, sent) = Request::Hello { listen_port: None }.sign(&client, server.peer_id());
+        let sent = SignedHello::sign(&client, server.peer_id(), Nonce::random(), 1, 0);
         (client, server, sent)
     }
 
@@ -456,38 +409,27 @@ mod tests {
     }
 
     #[test]
-    fn each_request_is_signed_with_what_the_ack_must_match() {
-        let (client, server) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
-        let requests = [
-            Request::Hello {
-                listen_port: Some(7),
-            },
-            Request::Ping {
-                listen_port: Some(7),
-            },
-            Request::Ping { listen_port: None },
-            Request::Bye,
+    fn pings_and_byes_are_answered_like_hellos() {
+        let (client, server, hello) = setup();
+        let to = server.peer_id();
+        let ping = SignedPing::sign(&client, to, Nonce::random(), 1, 7);
+        let bye = SignedBye::sign(&client, to, Nonce::random(), 1);
+        let ack_for = |nonce| reply(&SignedAck::sign(&server, client.peer_id(), nonce));
+        let keys = KeyCache::new(4);
+        let verified = [
+            judge_reply(addr(), &ack_for(hello.nonce), &hello, None),
+            judge_reply(addr(), &ack_for(ping.nonce), &ping, Some(&keys)),
+            judge_reply(addr(), &ack_for(bye.nonce), &bye, Some(&keys)),
         ];
-        for request in requests {
-            let (message, sent) = request.sign(&client, server.peer_id());
-            assert_eq!((sent.from, sent.to), (client.peer_id(), server.peer_id()));
-            match (request, message) {
-                (Request::Hello { listen_port }, Message::SignedHello(hello)) => {
-                    assert_eq!((hello.to, hello.nonce), (sent.to, sent.nonce));
-                    assert_eq!(hello.listen_port(), listen_port);
-                    assert!(hello.verify_signature().is_ok());
-                }
-                (Request::Ping { listen_port }, Message::SignedPing(ping)) => {
-                    assert_eq!((ping.to, ping.nonce), (sent.to, sent.nonce));
-                    assert_eq!(ping.listen_port(), listen_port);
-                    assert!(ping.verify_signature().is_ok());
-                }
-                (Request::Bye, Message::SignedBye(bye)) => {
-                    assert_eq!((bye.to, bye.nonce), (sent.to, sent.nonce));
-                    assert!(bye.verify_signature().is_ok());
-                }
-                (request, message) => panic!("{request:?} signed as {message:?}"),
-            }
+        for peer in verified {
+            assert_eq!(peer.unwrap(), Some(to));
         }
+        assert!(matches!(
+            judge_reply(addr(), &ack_for(ping.nonce), &bye, None),
+            Err(TransportError::AckRejected {
+                reason: AckRejection::NonceMismatch,
+                ..
+            })
+        ));
     }
 }

@@ -51,7 +51,9 @@
 //!   (`signed.rs`): the signed greeting and the bytes it signs;
 //!   [`SignedPing`](wire::SignedPing), [`SignedBye`](wire::SignedBye)
 //!   (`liveness.rs`): the signed liveness check and departure notice
-//!   (`docs/wire.md` §3.7). All message types and wire constants are in
+//!   (`docs/wire.md` §3.7); [`SignedMessage`] (`signed.rs`): what the four
+//!   signed messages share, written once: the bytes a signature covers and
+//!   its verification. All message types and wire constants are in
 //!   [`wire`].
 //! - [`FrameReader`] (`codec.rs`): bounded `\n` framing (1024 bytes by
 //!   default, newline included).
@@ -110,4 +112,4 @@ pub use greeter::{send_signed_bye, send_signed_hello, send_signed_ping};
 pub use greeter::{Greeter, Greeting};
 pub use server::{Listener, Server};
 pub use stats::{RejectReason, TransportStats};
-pub use wire::{Message, Nonce, ParsedLine, SignedAck, SignedHello};
+pub use wire::{Message, Nonce, ParsedLine, SignedAck, SignedHello, SignedMessage};

@@ -7,13 +7,9 @@
 //! its own domain prefix, never the JSON text; a PING or BYE signature can
 //! therefore never pass as a HELLO, ACK or each other's signature.
 
-use serde_json::{Map, Value};
-use tazcom_identity::{verify, Identity, IdentityError, KeyCache, PeerId, Signature};
+use tazcom_identity::{Identity, PeerId, Signature};
 
-use crate::signed::{
-    concat_into, nonce_field, peer_field, port_field, require_all, sig_field, ts_field, FieldError,
-    Nonce,
-};
+use crate::signed::{sign, signed_message, Nonce};
 
 /// Domain separation prefix of a signed PING's signed bytes: the ASCII text
 /// `TAZCOM-PING-v1` and a zero byte (15 bytes, `docs/wire.md` §3.7).
@@ -40,12 +36,6 @@ pub const MAX_SIGNED_PING_LINE_BYTES: usize = 381;
 /// fixed text plus up to 20 digits of `ts` (`docs/wire.md` §3.7).
 pub const MAX_SIGNED_BYE_LINE_BYTES: usize = 367;
 
-/// The fields of a signed PING besides `type`, in wire order.
-const SIGNED_PING_FIELDS: [&str; 6] = ["from", "to", "nonce", "ts", "port", "sig"];
-
-/// The fields of a signed BYE besides `type`, in wire order.
-const SIGNED_BYE_FIELDS: [&str; 5] = ["from", "to", "nonce", "ts", "sig"];
-
 /// A liveness check between TAZCOM nodes (`docs/wire.md` §3.7): a verified
 /// signed ACK in reply proves that the peer is alive and still holds its key.
 ///
@@ -57,7 +47,7 @@ const SIGNED_BYE_FIELDS: [&str; 5] = ["from", "to", "nonce", "ts", "sig"];
 ///
 /// ```
 /// use tazcom_identity::Identity;
-/// use tazcom_transport::wire::{Nonce, SignedPing};
+/// use tazcom_transport::wire::{Nonce, SignedMessage, SignedPing};
 ///
 /// let (me, peer) = (Identity::generate(), Identity::generate());
 /// let ping = SignedPing::sign(&me, peer.peer_id(), Nonce::random(), 1_700_000_000_000, 4242);
@@ -77,7 +67,7 @@ pub struct SignedPing {
     pub ts_ms: u64,
     /// The sender's TCP listen port; 0 when it does not listen.
     pub port: u16,
-    /// Ed25519 signature by `from` over [`SignedPing::signed_bytes`].
+    /// Ed25519 signature by `from` over [`SignedMessage::signed_bytes`](crate::SignedMessage::signed_bytes).
     pub sig: Signature,
 }
 
@@ -91,76 +81,21 @@ impl SignedPing {
         ts_ms: u64,
         port: u16,
     ) -> SignedPing {
-        let from = identity.peer_id();
-        let sig = identity.sign(&ping_signed_bytes(&from, &to, &nonce, ts_ms, port));
-        SignedPing {
-            from,
-            to,
-            nonce,
-            ts_ms,
-            port,
-            sig,
-        }
-    }
-
-    /// The 105 bytes the signature covers:
-    /// [`PING_DOMAIN`] ‖ from (32) ‖ to (32) ‖ nonce (16) ‖ ts (u64 big
-    /// endian) ‖ port (u16 big endian).
-    pub fn signed_bytes(&self) -> [u8; PING_SIGNED_LEN] {
-        ping_signed_bytes(&self.from, &self.to, &self.nonce, self.ts_ms, self.port)
-    }
-
-    /// Checks that `sig` is `from`'s signature over the other fields
-    /// (strict Ed25519 verification).
-    ///
-    /// # Errors
-    ///
-    /// [`IdentityError::BadSignature`] when it is not (altered fields, a
-    /// spoofed `from`, or a signature made for another message type);
-    /// [`IdentityError::InvalidPeerId`] when `from` is not an Ed25519 key.
-    pub fn verify_signature(&self) -> Result<(), IdentityError> {
-        verify(&self.from, &self.signed_bytes(), &self.sig)
-    }
-
-    /// As [`verify_signature`](Self::verify_signature), with `from`'s
-    /// decoded key taken from `keys`.
-    ///
-    /// # Errors
-    /// As [`verify_signature`](Self::verify_signature).
-    pub fn verify_signature_with(&self, keys: &KeyCache) -> Result<(), IdentityError> {
-        keys.verify(&self.from, &self.signed_bytes(), &self.sig)
+        sign(identity, to, nonce, Some(ts_ms), Some(port))
     }
 
     /// The listen port, or `None` when the sender announced port 0.
     pub fn listen_port(&self) -> Option<u16> {
         (self.port != 0).then_some(self.port)
     }
-
-    pub(crate) fn encode(&self) -> String {
-        format!(
-            "{{\"type\":\"PING\",\"from\":\"{}\",\"to\":\"{}\",\"nonce\":\"{}\",\"ts\":{},\"port\":{},\"sig\":\"{}\"}}",
-            self.from,
-            self.to,
-            self.nonce,
-            self.ts_ms,
-            self.port,
-            hex::encode(self.sig.to_bytes())
-        )
-    }
-
-    /// Parses the fields of a `PING` object; every field is required.
-    pub(crate) fn from_fields(fields: &Map<String, Value>) -> Result<SignedPing, FieldError> {
-        require_all(fields, &SIGNED_PING_FIELDS)?;
-        Ok(SignedPing {
-            from: peer_field(fields, "from")?,
-            to: peer_field(fields, "to")?,
-            nonce: nonce_field(fields)?,
-            ts_ms: ts_field(fields)?,
-            port: port_field(fields)?,
-            sig: sig_field(fields)?,
-        })
-    }
 }
+
+signed_message!(
+    SignedPing { ts_ms, port },
+    "PING",
+    PING_DOMAIN,
+    ["from", "to", "nonce", "ts", "port", "sig"]
+);
 
 /// Sent by a node that is shutting down to each verified peer, so that they
 /// drop it at once (`docs/wire.md` §3.7), sooner than the mDNS goodbye,
@@ -171,7 +106,7 @@ impl SignedPing {
 ///
 /// ```
 /// use tazcom_identity::Identity;
-/// use tazcom_transport::wire::{Nonce, SignedBye};
+/// use tazcom_transport::wire::{Nonce, SignedBye, SignedMessage};
 ///
 /// let (me, peer) = (Identity::generate(), Identity::generate());
 /// let bye = SignedBye::sign(&me, peer.peer_id(), Nonce::random(), 1_700_000_000_000);
@@ -189,110 +124,29 @@ pub struct SignedBye {
     pub nonce: Nonce,
     /// The sender's clock when it signed, unix time in ms (wire field `ts`).
     pub ts_ms: u64,
-    /// Ed25519 signature by `from` over [`SignedBye::signed_bytes`].
+    /// Ed25519 signature by `from` over [`SignedMessage::signed_bytes`](crate::SignedMessage::signed_bytes).
     pub sig: Signature,
 }
 
 impl SignedBye {
     /// A BYE from `identity` to `to`, signed; `ts_ms` is unix time in ms.
     pub fn sign(identity: &Identity, to: PeerId, nonce: Nonce, ts_ms: u64) -> SignedBye {
-        let from = identity.peer_id();
-        let sig = identity.sign(&bye_signed_bytes(&from, &to, &nonce, ts_ms));
-        SignedBye {
-            from,
-            to,
-            nonce,
-            ts_ms,
-            sig,
-        }
-    }
-
-    /// The 102 bytes the signature covers:
-    /// [`BYE_DOMAIN`] ‖ from (32) ‖ to (32) ‖ nonce (16) ‖ ts (u64 big endian).
-    pub fn signed_bytes(&self) -> [u8; BYE_SIGNED_LEN] {
-        bye_signed_bytes(&self.from, &self.to, &self.nonce, self.ts_ms)
-    }
-
-    /// Checks that `sig` is `from`'s signature over the other fields
-    /// (strict Ed25519 verification).
-    ///
-    /// # Errors
-    ///
-    /// As [`SignedPing::verify_signature`].
-    pub fn verify_signature(&self) -> Result<(), IdentityError> {
-        verify(&self.from, &self.signed_bytes(), &self.sig)
-    }
-
-    /// As [`verify_signature`](Self::verify_signature), with `from`'s
-    /// decoded key taken from `keys`.
-    ///
-    /// # Errors
-    /// As [`SignedPing::verify_signature`].
-    pub fn verify_signature_with(&self, keys: &KeyCache) -> Result<(), IdentityError> {
-        keys.verify(&self.from, &self.signed_bytes(), &self.sig)
-    }
-
-    pub(crate) fn encode(&self) -> String {
-        format!(
-            "{{\"type\":\"BYE\",\"from\":\"{}\",\"to\":\"{}\",\"nonce\":\"{}\",\"ts\":{},\"sig\":\"{}\"}}",
-            self.from,
-            self.to,
-            self.nonce,
-            self.ts_ms,
-            hex::encode(self.sig.to_bytes())
-        )
-    }
-
-    /// Parses the fields of a `BYE` object; every field is required.
-    pub(crate) fn from_fields(fields: &Map<String, Value>) -> Result<SignedBye, FieldError> {
-        require_all(fields, &SIGNED_BYE_FIELDS)?;
-        Ok(SignedBye {
-            from: peer_field(fields, "from")?,
-            to: peer_field(fields, "to")?,
-            nonce: nonce_field(fields)?,
-            ts_ms: ts_field(fields)?,
-            sig: sig_field(fields)?,
-        })
+        sign(identity, to, nonce, Some(ts_ms), None)
     }
 }
 
-fn ping_signed_bytes(
-    from: &PeerId,
-    to: &PeerId,
-    nonce: &Nonce,
-    ts_ms: u64,
-    port: u16,
-) -> [u8; PING_SIGNED_LEN] {
-    let mut out = [0; PING_SIGNED_LEN];
-    let parts: [&[u8]; 6] = [
-        PING_DOMAIN,
-        from.as_bytes(),
-        to.as_bytes(),
-        nonce.as_bytes(),
-        &ts_ms.to_be_bytes(),
-        &port.to_be_bytes(),
-    ];
-    concat_into(&mut out, &parts);
-    out
-}
-
-fn bye_signed_bytes(from: &PeerId, to: &PeerId, nonce: &Nonce, ts_ms: u64) -> [u8; BYE_SIGNED_LEN] {
-    let mut out = [0; BYE_SIGNED_LEN];
-    let parts: [&[u8]; 5] = [
-        BYE_DOMAIN,
-        from.as_bytes(),
-        to.as_bytes(),
-        nonce.as_bytes(),
-        &ts_ms.to_be_bytes(),
-    ];
-    concat_into(&mut out, &parts);
-    out
-}
+signed_message!(
+    SignedBye { ts_ms },
+    "BYE",
+    BYE_DOMAIN,
+    ["from", "to", "nonce", "ts", "sig"]
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signed::{SignedAck, SignedHello, NONCE_LEN};
+    use crate::signed::{SignedAck, SignedHello, SignedMessage, NONCE_LEN};
+    use tazcom_identity::KeyCache;
 
     fn identity(byte: u8) -> Identity {
         Identity::from_seed([byte; 32])
@@ -304,6 +158,7 @@ mod tests {
         let nonce = Nonce::from_bytes([9; NONCE_LEN]);
         let ping = SignedPing::sign(&a, b.peer_id(), nonce, 0x0102_0304_0506_0708, 0x0a0b);
         let bytes = ping.signed_bytes();
+        assert_eq!(bytes.len(), PING_SIGNED_LEN);
         assert_eq!(&bytes[..15], PING_DOMAIN);
         assert_eq!(&bytes[15..47], a.peer_id().as_bytes());
         assert_eq!(&bytes[47..79], b.peer_id().as_bytes());
@@ -313,6 +168,7 @@ mod tests {
 
         let bye = SignedBye::sign(&a, b.peer_id(), nonce, 0x0102_0304_0506_0708);
         let bytes = bye.signed_bytes();
+        assert_eq!(bytes.len(), BYE_SIGNED_LEN);
         assert_eq!(&bytes[..14], BYE_DOMAIN);
         assert_eq!(&bytes[14..46], a.peer_id().as_bytes());
         assert_eq!(&bytes[46..78], b.peer_id().as_bytes());

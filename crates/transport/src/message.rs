@@ -11,7 +11,8 @@ use tazcom_identity::PeerId;
 
 use crate::error::{EncodeError, ParseError};
 use crate::liveness::{SignedBye, SignedPing};
-use crate::signed::{peer_field, FieldError, SignedAck, SignedHello};
+use crate::signed::sealed::Sealed;
+use crate::signed::{encode, from_fields, peer_field, FieldError, SignedAck, SignedHello};
 
 /// The wire line limit in bytes, newline included (`docs/wire.md`, "Framing";
 /// the Python prototype's `MESSAGE_SIZE_LIMIT`).
@@ -118,10 +119,10 @@ impl Message {
         // Every field is a peer id, hex or an integer: no JSON escaping needed.
         let mut line = match self {
             Message::Hello { from } => format!("{{\"type\":\"HELLO\",\"from\":\"{from}\"}}"),
-            Message::SignedHello(hello) => hello.encode(),
-            Message::SignedAck(ack) => ack.encode(),
-            Message::SignedPing(ping) => ping.encode(),
-            Message::SignedBye(bye) => bye.encode(),
+            Message::SignedHello(hello) => encode(hello),
+            Message::SignedAck(ack) => encode(ack),
+            Message::SignedPing(ping) => encode(ping),
+            Message::SignedBye(bye) => encode(bye),
         };
         line.push('\n');
         if line.len() > limit {
@@ -136,19 +137,24 @@ impl Message {
     /// Builds a known message from the fields of a JSON object.
     fn from_fields(message_type: &str, fields: &Map<String, Value>) -> Result<Message, FieldError> {
         match message_type {
-            "ACK" => return SignedAck::from_fields(fields).map(Message::SignedAck),
-            "PING" => return SignedPing::from_fields(fields).map(Message::SignedPing),
-            "BYE" => return SignedBye::from_fields(fields).map(Message::SignedBye),
+            "ACK" => return from_fields(fields).map(Message::SignedAck),
+            "PING" => return from_fields(fields).map(Message::SignedPing),
+            "BYE" => return from_fields(fields).map(Message::SignedBye),
             _ => {}
         }
         let from = match fields.get("from") {
             None => return Err(FieldError::Invalid("missing field `from`".to_owned())),
             Some(_) => peer_field(fields, "from")?,
         };
-        Ok(match SignedHello::from_fields(from, fields)? {
-            Some(signed) => Message::SignedHello(signed),
-            None => Message::Hello { from },
-        })
+        // A HELLO with none of the signed fields beyond `from` is a legacy
+        // HELLO; with some but not all, it is truncated.
+        if SignedHello::FIELDS
+            .iter()
+            .all(|f| *f == "from" || !fields.contains_key(*f))
+        {
+            return Ok(Message::Hello { from });
+        }
+        from_fields(fields).map(Message::SignedHello)
     }
 }
 

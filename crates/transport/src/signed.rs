@@ -1,10 +1,12 @@
 //! The authenticated greeting (`docs/wire.md` §3.6): the signed HELLO, the
-//! signed ACK, the bytes each signature covers, and the nonce.
+//! signed ACK and the nonce; and [`SignedMessage`], the one path every
+//! signed message (also the PING and BYE of `liveness.rs`) takes: its
+//! signed bytes, signing, verification, encoding and parsing.
 //!
-//! Both messages are JSON lines like the plain HELLO, with extra fields; a
-//! prototype server, which ACKs any line, still reads a signed HELLO as a
-//! HELLO. What a signature covers is a fixed binary layout, never the JSON
-//! text, so key order and whitespace do not matter.
+//! All are JSON lines like the plain HELLO, with extra fields; a prototype
+//! server, which ACKs any line, still reads a signed HELLO as a HELLO. What
+//! a signature covers is a fixed binary layout, never the JSON text, so key
+//! order and whitespace do not matter.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -41,13 +43,6 @@ pub const SIGNED_ACK_LINE_BYTES: usize = 341;
 /// of fixed text plus up to 20 digits of `ts` and 5 of `port`. A current
 /// timestamp (13 digits) and a 5-digit port give 375 bytes.
 pub const MAX_SIGNED_HELLO_LINE_BYTES: usize = 382;
-
-/// The signed HELLO fields beyond `from`, in wire order. A HELLO with none
-/// of them is a legacy HELLO; with some but not all, it is malformed.
-pub(crate) const SIGNED_HELLO_FIELDS: [&str; 5] = ["to", "nonce", "ts", "port", "sig"];
-
-/// The fields of a signed ACK besides `type`, in wire order.
-pub(crate) const SIGNED_ACK_FIELDS: [&str; 4] = ["from", "to", "nonce", "sig"];
 
 /// 16 random bytes that tie a signed ACK to the HELLO it answers and let a
 /// server detect a replayed HELLO. On the wire: 32 lowercase hex characters.
@@ -86,6 +81,222 @@ impl fmt::Debug for Nonce {
     }
 }
 
+/// A signed TAZCOM message: the signed HELLO and ACK (`docs/wire.md` §3.6),
+/// the signed PING and BYE (§3.7). What a signature covers and how it is
+/// checked are the same for all four, written once here.
+///
+/// Each message has a signer (`from`), an addressee (`to`), a [`Nonce`] and
+/// an Ed25519 signature (`sig`) by `from` over its
+/// [`signed_bytes`](Self::signed_bytes): [`DOMAIN`](Self::DOMAIN) ‖ from
+/// (32) ‖ to (32) ‖ nonce (16), then `ts` (u64 big endian) for a HELLO,
+/// PING or BYE, then `port` (u16 big endian) for a HELLO or PING. Its wire
+/// line has these fields in this order, after `type` and before `sig`.
+///
+/// Sealed: implemented by [`SignedHello`], [`SignedAck`],
+/// [`SignedPing`](crate::wire::SignedPing) and
+/// [`SignedBye`](crate::wire::SignedBye) only. Bring it into scope to
+/// verify one:
+///
+/// ```
+/// use tazcom_identity::Identity;
+/// use tazcom_transport::{Nonce, SignedAck, SignedMessage};
+///
+/// let (server, client) = (Identity::generate(), Identity::generate());
+/// let ack = SignedAck::sign(&server, client.peer_id(), Nonce::random());
+/// assert!(ack.signed_bytes().starts_with(SignedAck::DOMAIN));
+/// ack.verify_signature()?;
+/// # Ok::<(), tazcom_identity::IdentityError>(())
+/// ```
+pub trait SignedMessage: sealed::Sealed {
+    /// The wire `type`: `"HELLO"`, `"ACK"`, `"PING"` or `"BYE"`.
+    const WIRE_TYPE: &'static str;
+
+    /// Domain separation prefix of the signed bytes, e.g. [`HELLO_DOMAIN`]:
+    /// a signature made for one message type never verifies as another's.
+    const DOMAIN: &'static [u8];
+
+    /// The bytes the signature covers, laid out as above: e.g.
+    /// [`HELLO_SIGNED_LEN`] bytes for a HELLO, [`ACK_SIGNED_LEN`] for an ACK.
+    fn signed_bytes(&self) -> Vec<u8> {
+        let parts = self.parts();
+        let mut out = Vec::with_capacity(HELLO_SIGNED_LEN);
+        out.extend_from_slice(Self::DOMAIN);
+        out.extend_from_slice(parts.from.as_bytes());
+        out.extend_from_slice(parts.to.as_bytes());
+        out.extend_from_slice(parts.nonce.as_bytes());
+        if let Some(ts_ms) = parts.ts_ms {
+            out.extend_from_slice(&ts_ms.to_be_bytes());
+        }
+        if let Some(port) = parts.port {
+            out.extend_from_slice(&port.to_be_bytes());
+        }
+        out
+    }
+
+    /// Checks that `sig` is `from`'s signature over the other fields
+    /// (strict Ed25519 verification).
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityError::BadSignature`] when it is not (altered fields, a
+    /// spoofed `from`, or a signature made for another message type);
+    /// [`IdentityError::InvalidPeerId`] when `from` is not an Ed25519 key.
+    fn verify_signature(&self) -> Result<(), IdentityError> {
+        let parts = self.parts();
+        verify(&parts.from, &self.signed_bytes(), &parts.sig)
+    }
+
+    /// As [`verify_signature`](Self::verify_signature), with `from`'s
+    /// decoded key taken from `keys`.
+    ///
+    /// # Errors
+    /// As [`verify_signature`](Self::verify_signature).
+    fn verify_signature_with(&self, keys: &KeyCache) -> Result<(), IdentityError> {
+        let parts = self.parts();
+        keys.verify(&parts.from, &self.signed_bytes(), &parts.sig)
+    }
+}
+
+/// The crate-only side of [`SignedMessage`]; outside the crate it cannot be
+/// named, so no other type can implement [`SignedMessage`].
+pub(crate) mod sealed {
+    use tazcom_identity::{PeerId, Signature};
+
+    use super::Nonce;
+    use crate::message::Message;
+
+    /// The fields of a signed message, the same for all four types: `ts_ms`
+    /// is `None` for an ACK, `port` for an ACK or a BYE.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Parts {
+        pub from: PeerId,
+        pub to: PeerId,
+        pub nonce: Nonce,
+        pub ts_ms: Option<u64>,
+        pub port: Option<u16>,
+        pub sig: Signature,
+    }
+
+    /// Each message type's part of the one signed-message path.
+    pub trait Sealed: Copy {
+        /// The wire fields besides `type`, in wire order; all required.
+        const FIELDS: &'static [&'static str];
+        /// Its fields, for signing, encoding and the checks.
+        fn parts(&self) -> Parts;
+        /// The message made of `parts` (those of [`FIELDS`](Self::FIELDS)).
+        fn from_parts(parts: Parts) -> Self;
+        /// The [`Message`] variant that carries it.
+        fn into_message(self) -> Message;
+    }
+}
+
+use sealed::Parts;
+
+/// Implements [`SignedMessage`] for a struct with the fields `from`, `to`,
+/// `nonce`, `sig` and the optional ones it lists (`ts_ms`, `port`), given
+/// its wire `type`, domain and wire fields (besides `type`, in order). Its
+/// [`Message`](crate::Message) variant has its name.
+macro_rules! signed_message {
+    ($name:ident { $($optional:ident),* }, $wire_type:literal, $domain:expr, $fields:expr) => {
+        impl $crate::signed::SignedMessage for $name {
+            const WIRE_TYPE: &'static str = $wire_type;
+            const DOMAIN: &'static [u8] = $domain;
+        }
+
+        impl $crate::signed::sealed::Sealed for $name {
+            const FIELDS: &'static [&'static str] = &$fields;
+            fn parts(&self) -> $crate::signed::sealed::Parts {
+                $crate::signed::sealed::Parts {
+                    $($optional: Some(self.$optional),)*
+                    ..$crate::signed::sealed::Parts {
+                        from: self.from,
+                        to: self.to,
+                        nonce: self.nonce,
+                        ts_ms: None,
+                        port: None,
+                        sig: self.sig,
+                    }
+                }
+            }
+            fn from_parts(parts: $crate::signed::sealed::Parts) -> $name {
+                $name {
+                    from: parts.from,
+                    to: parts.to,
+                    nonce: parts.nonce,
+                    $($optional: parts.$optional.unwrap_or_default(),)*
+                    sig: parts.sig,
+                }
+            }
+            fn into_message(self) -> $crate::message::Message {
+                $crate::message::Message::$name(self)
+            }
+        }
+    };
+}
+pub(crate) use signed_message;
+
+/// `identity`'s message to `to`, signed (`ts_ms` and `port` only for the
+/// types that carry them).
+pub(crate) fn sign<M: SignedMessage>(
+    identity: &Identity,
+    to: PeerId,
+    nonce: Nonce,
+    ts_ms: Option<u64>,
+    port: Option<u16>,
+) -> M {
+    let (from, sig) = (identity.peer_id(), Signature::from_bytes([0; 64]));
+    let mut parts = Parts {
+        from,
+        to,
+        nonce,
+        ts_ms,
+        port,
+        sig,
+    };
+    parts.sig = identity.sign(&M::from_parts(parts).signed_bytes());
+    M::from_parts(parts)
+}
+
+/// The wire line without its newline: compact JSON, `type` first, then the
+/// fields in wire order (`docs/wire.md` §3.6, §3.7). Every field is a peer
+/// id, hex or an integer: no JSON escaping needed.
+pub(crate) fn encode<M: SignedMessage>(message: &M) -> String {
+    let Parts {
+        from,
+        to,
+        nonce,
+        ts_ms,
+        port,
+        sig,
+    } = message.parts();
+    let mut line = format!(
+        "{{\"type\":\"{}\",\"from\":\"{from}\",\"to\":\"{to}\",\"nonce\":\"{nonce}\"",
+        M::WIRE_TYPE
+    );
+    if let Some(ts_ms) = ts_ms {
+        line += &format!(",\"ts\":{ts_ms}");
+    }
+    if let Some(port) = port {
+        line += &format!(",\"port\":{port}");
+    }
+    line + &format!(",\"sig\":\"{}\"}}", hex::encode(sig.to_bytes()))
+}
+
+/// Parses the fields of a signed message's JSON object; every one of
+/// [`FIELDS`](sealed::Sealed::FIELDS) is required, then each is checked in wire order.
+pub(crate) fn from_fields<M: SignedMessage>(fields: &Map<String, Value>) -> Result<M, FieldError> {
+    require_all(fields, M::FIELDS)?;
+    let has = |name| M::FIELDS.contains(&name);
+    Ok(M::from_parts(Parts {
+        from: peer_field(fields, "from")?,
+        to: peer_field(fields, "to")?,
+        nonce: nonce_field(fields)?,
+        ts_ms: has("ts").then(|| ts_field(fields)).transpose()?,
+        port: has("port").then(|| port_field(fields)).transpose()?,
+        sig: sig_field(fields)?,
+    }))
+}
+
 /// A HELLO that proves its sender holds the key behind `from`
 /// (`docs/wire.md` §3.6).
 ///
@@ -94,7 +305,7 @@ impl fmt::Debug for Nonce {
 ///
 /// ```
 /// use tazcom_identity::Identity;
-/// use tazcom_transport::{Nonce, SignedHello};
+/// use tazcom_transport::{Nonce, SignedHello, SignedMessage};
 ///
 /// let (me, peer) = (Identity::generate(), Identity::generate());
 /// let hello = SignedHello::sign(&me, peer.peer_id(), Nonce::random(), 1_700_000_000_000, 4242);
@@ -115,12 +326,13 @@ pub struct SignedHello {
     pub ts_ms: u64,
     /// The sender's TCP listen port; 0 when it does not listen.
     pub port: u16,
-    /// Ed25519 signature by `from` over [`SignedHello::signed_bytes`].
+    /// Ed25519 signature by `from` over [`SignedMessage::signed_bytes`].
     pub sig: Signature,
 }
 
 impl SignedHello {
-    /// A HELLO from `identity` to `to`, signed.
+    /// A HELLO from `identity` to `to`, signed; `ts_ms` is unix time in ms,
+    /// `port` this node's TCP listen port (0: not listening).
     pub fn sign(
         identity: &Identity,
         to: PeerId,
@@ -128,86 +340,24 @@ impl SignedHello {
         ts_ms: u64,
         port: u16,
     ) -> SignedHello {
-        let from = identity.peer_id();
-        let sig = identity.sign(&hello_signed_bytes(&from, &to, &nonce, ts_ms, port));
-        SignedHello {
-            from,
-            to,
-            nonce,
-            ts_ms,
-            port,
-            sig,
-        }
-    }
-
-    /// The 106 bytes the signature covers:
-    /// [`HELLO_DOMAIN`] ‖ from (32) ‖ to (32) ‖ nonce (16) ‖ ts (u64 big
-    /// endian) ‖ port (u16 big endian).
-    pub fn signed_bytes(&self) -> [u8; HELLO_SIGNED_LEN] {
-        hello_signed_bytes(&self.from, &self.to, &self.nonce, self.ts_ms, self.port)
-    }
-
-    /// Checks that `sig` is `from`'s signature over the other fields
-    /// (strict Ed25519 verification).
-    ///
-    /// # Errors
-    ///
-    /// [`IdentityError::BadSignature`] when it is not (altered fields, or
-    /// signed by another key: a spoofed `from`);
-    /// [`IdentityError::InvalidPeerId`] when `from` is not an Ed25519 key.
-    pub fn verify_signature(&self) -> Result<(), IdentityError> {
-        verify(&self.from, &self.signed_bytes(), &self.sig)
-    }
-
-    /// As [`verify_signature`](Self::verify_signature), with `from`'s
-    /// decoded key taken from `keys`.
-    ///
-    /// # Errors
-    /// As [`verify_signature`](Self::verify_signature).
-    pub fn verify_signature_with(&self, keys: &KeyCache) -> Result<(), IdentityError> {
-        keys.verify(&self.from, &self.signed_bytes(), &self.sig)
+        sign(identity, to, nonce, Some(ts_ms), Some(port))
     }
 
     /// The listen port, or `None` when the sender announced port 0.
     pub fn listen_port(&self) -> Option<u16> {
         (self.port != 0).then_some(self.port)
     }
-
-    pub(crate) fn encode(&self) -> String {
-        format!(
-            "{{\"type\":\"HELLO\",\"from\":\"{}\",\"to\":\"{}\",\"nonce\":\"{}\",\"ts\":{},\"port\":{},\"sig\":\"{}\"}}",
-            self.from,
-            self.to,
-            self.nonce,
-            self.ts_ms,
-            self.port,
-            hex::encode(self.sig.to_bytes())
-        )
-    }
-
-    /// The signed form from a HELLO's fields, `from` already parsed:
-    /// `Ok(None)` for a legacy HELLO (none of the signed fields).
-    pub(crate) fn from_fields(
-        from: PeerId,
-        fields: &Map<String, Value>,
-    ) -> Result<Option<SignedHello>, FieldError> {
-        if SIGNED_HELLO_FIELDS.iter().all(|f| !fields.contains_key(*f)) {
-            return Ok(None);
-        }
-        require_all(fields, &SIGNED_HELLO_FIELDS)?;
-        Ok(Some(SignedHello {
-            from,
-            to: peer_field(fields, "to")?,
-            nonce: nonce_field(fields)?,
-            ts_ms: ts_field(fields)?,
-            port: port_field(fields)?,
-            sig: sig_field(fields)?,
-        }))
-    }
 }
 
-/// The reply to a valid signed HELLO: proves the server holds the key
-/// behind `from` and ties the answer to the HELLO by its nonce
+signed_message!(
+    SignedHello { ts_ms, port },
+    "HELLO",
+    HELLO_DOMAIN,
+    ["from", "to", "nonce", "ts", "port", "sig"]
+);
+
+/// The reply to a valid signed HELLO, PING or BYE: proves the server holds
+/// the key behind `from` and ties the answer to the request by its nonce
 /// (`docs/wire.md` §3.6).
 ///
 /// On the wire (always [`SIGNED_ACK_LINE_BYTES`] bytes):
@@ -215,7 +365,7 @@ impl SignedHello {
 ///
 /// ```
 /// use tazcom_identity::Identity;
-/// use tazcom_transport::{Nonce, SignedAck};
+/// use tazcom_transport::{Nonce, SignedAck, SignedMessage};
 ///
 /// let (server, client) = (Identity::generate(), Identity::generate());
 /// let ack = SignedAck::sign(&server, client.peer_id(), Nonce::random());
@@ -226,117 +376,34 @@ impl SignedHello {
 pub struct SignedAck {
     /// The server's peer id; the signature must verify under this key.
     pub from: PeerId,
-    /// The client that sent the HELLO (the HELLO's `from`).
+    /// The client that sent the request (the request's `from`).
     pub to: PeerId,
-    /// The nonce of the HELLO this answers.
+    /// The nonce of the request this answers.
     pub nonce: Nonce,
-    /// Ed25519 signature by `from` over [`SignedAck::signed_bytes`].
+    /// Ed25519 signature by `from` over [`SignedMessage::signed_bytes`].
     pub sig: Signature,
 }
 
 impl SignedAck {
-    /// An ACK from `identity` to `to` for the HELLO that carried `nonce`, signed.
+    /// An ACK from `identity` to `to` for the request that carried `nonce`,
+    /// signed.
     pub fn sign(identity: &Identity, to: PeerId, nonce: Nonce) -> SignedAck {
-        let from = identity.peer_id();
-        let sig = identity.sign(&ack_signed_bytes(&from, &to, &nonce));
-        SignedAck {
-            from,
-            to,
-            nonce,
-            sig,
-        }
-    }
-
-    /// The 94 bytes the signature covers:
-    /// [`ACK_DOMAIN`] ‖ from (32) ‖ to (32) ‖ nonce (16).
-    pub fn signed_bytes(&self) -> [u8; ACK_SIGNED_LEN] {
-        ack_signed_bytes(&self.from, &self.to, &self.nonce)
-    }
-
-    /// Checks that `sig` is `from`'s signature over the other fields.
-    ///
-    /// # Errors
-    ///
-    /// As [`SignedHello::verify_signature`].
-    pub fn verify_signature(&self) -> Result<(), IdentityError> {
-        verify(&self.from, &self.signed_bytes(), &self.sig)
-    }
-
-    /// As [`SignedHello::verify_signature_with`].
-    ///
-    /// # Errors
-    /// As [`SignedHello::verify_signature`].
-    pub fn verify_signature_with(&self, keys: &KeyCache) -> Result<(), IdentityError> {
-        keys.verify(&self.from, &self.signed_bytes(), &self.sig)
-    }
-
-    pub(crate) fn encode(&self) -> String {
-        format!(
-            "{{\"type\":\"ACK\",\"from\":\"{}\",\"to\":\"{}\",\"nonce\":\"{}\",\"sig\":\"{}\"}}",
-            self.from,
-            self.to,
-            self.nonce,
-            hex::encode(self.sig.to_bytes())
-        )
-    }
-
-    pub(crate) fn from_fields(fields: &Map<String, Value>) -> Result<SignedAck, FieldError> {
-        require_all(fields, &SIGNED_ACK_FIELDS)?;
-        Ok(SignedAck {
-            from: peer_field(fields, "from")?,
-            to: peer_field(fields, "to")?,
-            nonce: nonce_field(fields)?,
-            sig: sig_field(fields)?,
-        })
+        sign(identity, to, nonce, None, None)
     }
 }
+
+signed_message!(
+    SignedAck {},
+    "ACK",
+    ACK_DOMAIN,
+    ["from", "to", "nonce", "sig"]
+);
 
 /// The current time as unix ms (0 if the clock is before 1970).
 pub(crate) fn unix_ms_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn hello_signed_bytes(
-    from: &PeerId,
-    to: &PeerId,
-    nonce: &Nonce,
-    ts_ms: u64,
-    port: u16,
-) -> [u8; HELLO_SIGNED_LEN] {
-    let mut out = [0; HELLO_SIGNED_LEN];
-    let parts: [&[u8]; 6] = [
-        HELLO_DOMAIN,
-        from.as_bytes(),
-        to.as_bytes(),
-        nonce.as_bytes(),
-        &ts_ms.to_be_bytes(),
-        &port.to_be_bytes(),
-    ];
-    concat_into(&mut out, &parts);
-    out
-}
-
-fn ack_signed_bytes(from: &PeerId, to: &PeerId, nonce: &Nonce) -> [u8; ACK_SIGNED_LEN] {
-    let mut out = [0; ACK_SIGNED_LEN];
-    let parts: [&[u8]; 4] = [ACK_DOMAIN, from.as_bytes(), to.as_bytes(), nonce.as_bytes()];
-    concat_into(&mut out, &parts);
-    out
-}
-
-/// Writes `parts` one after the other into `out`; their lengths add up to
-/// `out.len()` by construction (checked by the tests).
-pub(crate) fn concat_into(out: &mut [u8], parts: &[&[u8]]) {
-    let mut at = 0;
-    for part in parts {
-        let end = at + part.len();
-        if let Some(slot) = out.get_mut(at..end) {
-            slot.copy_from_slice(part);
-        }
-        at = end;
-    }
-    debug_assert_eq!(at, out.len());
 }
 
 /// Why the fields of a HELLO, ACK, PING or BYE do not make a message.
@@ -348,10 +415,7 @@ pub(crate) enum FieldError {
     Invalid(String),
 }
 
-pub(crate) fn require_all(
-    fields: &Map<String, Value>,
-    names: &[&'static str],
-) -> Result<(), FieldError> {
+fn require_all(fields: &Map<String, Value>, names: &[&'static str]) -> Result<(), FieldError> {
     let missing: Vec<&'static str> = names
         .iter()
         .copied()
@@ -399,22 +463,22 @@ fn hex_field<const N: usize>(
 }
 
 /// The `nonce` field: 32 lowercase hex characters.
-pub(crate) fn nonce_field(fields: &Map<String, Value>) -> Result<Nonce, FieldError> {
+fn nonce_field(fields: &Map<String, Value>) -> Result<Nonce, FieldError> {
     hex_field(fields, "nonce").map(Nonce)
 }
 
 /// The `sig` field: 128 lowercase hex characters.
-pub(crate) fn sig_field(fields: &Map<String, Value>) -> Result<Signature, FieldError> {
+fn sig_field(fields: &Map<String, Value>) -> Result<Signature, FieldError> {
     hex_field(fields, "sig").map(Signature::from_bytes)
 }
 
 /// The `ts` field: an integer in 0..=2^64−1 (unix ms).
-pub(crate) fn ts_field(fields: &Map<String, Value>) -> Result<u64, FieldError> {
+fn ts_field(fields: &Map<String, Value>) -> Result<u64, FieldError> {
     int_field(fields, "ts", u64::MAX)
 }
 
 /// The `port` field: an integer in 0..=65535.
-pub(crate) fn port_field(fields: &Map<String, Value>) -> Result<u16, FieldError> {
+fn port_field(fields: &Map<String, Value>) -> Result<u16, FieldError> {
     u16::try_from(int_field(fields, "port", u64::from(u16::MAX))?)
         .map_err(|_| FieldError::Invalid("field `port` exceeds 65535".to_owned()))
 }
@@ -443,6 +507,7 @@ mod tests {
         let nonce = Nonce::from_bytes([9; NONCE_LEN]);
         let hello = SignedHello::sign(&a, b.peer_id(), nonce, 0x0102_0304_0506_0708, 0x0a0b);
         let bytes = hello.signed_bytes();
+        assert_eq!(bytes.len(), HELLO_SIGNED_LEN);
         assert_eq!(&bytes[..16], HELLO_DOMAIN);
         assert_eq!(&bytes[16..48], a.peer_id().as_bytes());
         assert_eq!(&bytes[48..80], b.peer_id().as_bytes());
@@ -452,6 +517,7 @@ mod tests {
 
         let ack = SignedAck::sign(&b, a.peer_id(), nonce);
         let bytes = ack.signed_bytes();
+        assert_eq!(bytes.len(), ACK_SIGNED_LEN);
         assert_eq!(&bytes[..14], ACK_DOMAIN);
         assert_eq!(&bytes[14..46], b.peer_id().as_bytes());
         assert_eq!(&bytes[46..78], a.peer_id().as_bytes());

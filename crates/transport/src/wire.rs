@@ -3,8 +3,8 @@
 //! Most users only need [`Greeter`](crate::Greeter) and
 //! [`Listener`](crate::Listener); this module is for code that speaks the
 //! protocol line by line (tests, fuzzing, tools). The common types
-//! ([`Message`], [`ParsedLine`], [`SignedHello`], [`SignedAck`], [`Nonce`])
-//! are also at the crate root.
+//! ([`Message`], [`ParsedLine`], [`SignedHello`], [`SignedAck`],
+//! [`SignedMessage`], [`Nonce`]) are also at the crate root.
 //!
 //! - [`Message`] / [`ParsedLine`] / [`UnknownMessage`]: the JSON messages and
 //!   their exact line encoding; [`ACK`], [`ACK_LINE`], the line limits.
@@ -12,6 +12,8 @@
 //!   (`docs/wire.md` §3.6), its signing domains and signed lengths.
 //! - [`SignedPing`], [`SignedBye`]: the signed liveness check and departure
 //!   notice (`docs/wire.md` §3.7).
+//! - [`SignedMessage`]: what the four signed messages share: the bytes
+//!   their signature covers and its verification.
 
 pub use crate::liveness::{
     SignedBye, SignedPing, BYE_DOMAIN, BYE_SIGNED_LEN, MAX_SIGNED_BYE_LINE_BYTES,
@@ -21,6 +23,6 @@ pub use crate::message::{
     Message, ParsedLine, UnknownMessage, ACK, ACK_LINE, HELLO_LINE_BYTES, MAX_LINE_BYTES,
 };
 pub use crate::signed::{
-    Nonce, SignedAck, SignedHello, ACK_DOMAIN, ACK_SIGNED_LEN, HELLO_DOMAIN, HELLO_SIGNED_LEN,
-    MAX_SIGNED_HELLO_LINE_BYTES, NONCE_LEN, SIGNED_ACK_LINE_BYTES,
+    Nonce, SignedAck, SignedHello, SignedMessage, ACK_DOMAIN, ACK_SIGNED_LEN, HELLO_DOMAIN,
+    HELLO_SIGNED_LEN, MAX_SIGNED_HELLO_LINE_BYTES, NONCE_LEN, SIGNED_ACK_LINE_BYTES,
 };
