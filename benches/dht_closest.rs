@@ -123,10 +123,7 @@ fn closest(c: &mut Criterion) {
     let realistic = table(local, DhtConfig::default(), &peers);
     let stress = table(
         local,
-        DhtConfig {
-            k: PEERS,
-            replacement_cache: 0,
-        },
+        DhtConfig::default().with_k(PEERS).with_replacement_cache(0),
         &peers,
     );
     assert_eq!(stress.len(), PEERS, "stress table retains every peer");

@@ -53,11 +53,9 @@ fn loopback() -> SocketAddr {
 /// source (127.0.0.1), far above the default per-source HELLO rate, which
 /// exists for floods, not for this measurement.
 fn bench_config() -> TransportConfig {
-    TransportConfig::builder()
-        .hello_rate_burst(tazcom_transport::MAX_RATE_LIMIT_SETTING)
-        .hello_rate_per_sec(tazcom_transport::MAX_RATE_LIMIT_SETTING)
-        .build()
-        .expect("valid bench config")
+    TransportConfig::default()
+        .with_hello_rate_burst(tazcom_transport::MAX_RATE_LIMIT_SETTING)
+        .with_hello_rate_per_sec(tazcom_transport::MAX_RATE_LIMIT_SETTING)
 }
 
 /// A transport server on loopback whose HELLO events are drained (a node
@@ -126,7 +124,8 @@ fn greeting(c: &mut Criterion) {
         Arc::clone(&client_id),
         Some(4242),
         TransportConfig::default(),
-    );
+    )
+    .expect("the default config is valid");
     let expected: PeerId = server_id.peer_id();
     let me = client_id.peer_id();
     let line = format!("{{\"type\":\"HELLO\",\"from\":\"{me}\"}}\n");

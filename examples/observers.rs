@@ -61,7 +61,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .key_file(args.key)
         .mdns(mdns)
         .validator(args.validator)
-        .dht(DhtConfig::with_k(args.k))
+        .dht(DhtConfig::default().with_k(args.k))
         .mesh(Reachability::AnyAddress)
         .validators(ValidatorPolicy::default())
         .start()

@@ -145,7 +145,7 @@ proptest! {
         (local, pool, k, cache) in setup(40),
         ops in prop::collection::vec(op(40), 1..120),
     ) {
-        let config = DhtConfig { k, replacement_cache: cache };
+        let config = DhtConfig::default().with_k(k).with_replacement_cache(cache);
         let mut table = RoutingTable::new(local, config).expect("valid");
         let mut model = Model { local, k, cache, buckets: BTreeMap::new() };
         for op in ops {
@@ -170,7 +170,8 @@ proptest! {
         ops in prop::collection::vec(op(200), 1..300),
         targets in prop::collection::vec((any::<[u8; 32]>(), any::<prop::sample::Index>(), 0usize..40), 1..20),
     ) {
-        let mut table = RoutingTable::new(local, DhtConfig { k, replacement_cache: cache }).expect("valid");
+        let config = DhtConfig::default().with_k(k).with_replacement_cache(cache);
+        let mut table = RoutingTable::new(local, config).expect("valid");
         for op in ops {
             match op {
                 Op::Insert(i, port) => { table.insert(pick(&pool, local, i), addr(port)); }
@@ -228,7 +229,7 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         rt.block_on(async {
             let registry = PeerRegistry::new();
-            let config = DhtConfig { k, replacement_cache: cache };
+            let config = DhtConfig::default().with_k(k).with_replacement_cache(cache);
             let dht = Arc::new(DhtObserver::new(local, config).expect("valid"));
             let gate = Gate::new();
             registry.register_observer(&dht, ObserverOptions::critical()).await.expect("dht");

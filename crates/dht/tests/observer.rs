@@ -25,7 +25,7 @@ fn order(dht: &DhtObserver, index: usize) -> (Vec<PeerId>, Vec<PeerId>) {
 
 async fn setup(k: usize) -> (PeerRegistry, Arc<DhtObserver>, Arc<Gate>) {
     let registry = PeerRegistry::new();
-    let dht = Arc::new(DhtObserver::new(LOCAL, DhtConfig::with_k(k)).expect("config"));
+    let dht = Arc::new(DhtObserver::new(LOCAL, DhtConfig::default().with_k(k)).expect("config"));
     let gate = Gate::new();
     registry
         .register_observer(&dht, ObserverOptions::critical())
@@ -80,7 +80,7 @@ async fn registration_replays_the_stored_peers() {
             .await
             .expect("upsert");
     }
-    let dht = Arc::new(DhtObserver::new(LOCAL, DhtConfig::with_k(2)).expect("config"));
+    let dht = Arc::new(DhtObserver::new(LOCAL, DhtConfig::default().with_k(2)).expect("config"));
     registry
         .register_observer(&dht, ObserverOptions::best_effort())
         .await

@@ -8,10 +8,7 @@ use tazcom_dht::{DhtConfig, DhtError, Distance, InsertOutcome, PeerId, Removed, 
 fn table(k: usize, cache: usize) -> RoutingTable {
     RoutingTable::new(
         LOCAL,
-        DhtConfig {
-            k,
-            replacement_cache: cache,
-        },
+        DhtConfig::default().with_k(k).with_replacement_cache(cache),
     )
     .expect("valid config")
 }
@@ -24,20 +21,17 @@ fn ids(list: &[tazcom_dht::Contact]) -> Vec<PeerId> {
 fn default_config_is_the_papers_k_and_a_cache_of_k() {
     let c = DhtConfig::default();
     assert_eq!((c.k, c.replacement_cache), (20, 20));
-    assert_eq!(DhtConfig::with_k(3).replacement_cache, 3);
+    assert_eq!(DhtConfig::default().with_k(3).replacement_cache, 3);
 }
 
 #[test]
 fn k_zero_is_rejected_with_a_typed_error() {
-    let err = RoutingTable::new(LOCAL, DhtConfig::with_k(0)).unwrap_err();
+    let err = RoutingTable::new(LOCAL, DhtConfig::default().with_k(0)).unwrap_err();
     assert!(matches!(err, DhtError::InvalidConfig { field: "k", .. }));
     assert!(err.to_string().contains("k must be at least 1"));
     assert!(RoutingTable::new(
         LOCAL,
-        DhtConfig {
-            k: 1,
-            replacement_cache: 0
-        }
+        DhtConfig::default().with_k(1).with_replacement_cache(0)
     )
     .is_ok());
 }

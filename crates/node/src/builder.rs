@@ -126,7 +126,11 @@ impl NodeBuilder {
         self
     }
 
-    /// Transport limits and timeouts (validated by the transport itself).
+    /// Transport limits and timeouts, validated by
+    /// [`Listener::bind`](tazcom_transport::Listener::bind) in
+    /// [`start`](Self::start): a refused config is [`StartError::Bind`] with
+    /// [`TransportError::Config`](tazcom_transport::TransportError::Config)
+    /// as its source.
     pub fn transport(mut self, config: TransportConfig) -> Self {
         self.transport = config;
         self

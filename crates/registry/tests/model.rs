@@ -68,11 +68,11 @@ struct World {
 
 impl World {
     async fn new() -> Self {
-        let reg = PeerRegistry::with_config(ObserverRegistryConfig {
-            max_consecutive_failures: 1_000,
-            default_async_timeout: Duration::from_millis(100),
-            ..Default::default()
-        })
+        let reg = PeerRegistry::with_config(
+            ObserverRegistryConfig::default()
+                .with_max_consecutive_failures(1_000)
+                .with_default_async_timeout(Duration::from_millis(100)),
+        )
         .unwrap();
         let mirrors = ["crit-sync", "crit-async", "be-sync", "be-async"].map(Mirror::new);
         let a1 = Arc::new(AsyncMirror(Arc::clone(&mirrors[1])));

@@ -382,11 +382,8 @@ async fn readers_never_wait_for_an_observer() {
 
 #[tokio::test]
 async fn observer_limit_is_enforced_and_unregister_frees_a_place() {
-    let reg = PeerRegistry::with_config(ObserverRegistryConfig {
-        max_observers: 2,
-        ..Default::default()
-    })
-    .unwrap();
+    let reg =
+        PeerRegistry::with_config(ObserverRegistryConfig::default().with_max_observers(2)).unwrap();
     let ms: Vec<_> = (0..3).map(|i| Mirror::new(&format!("m{i}"))).collect();
     let h0 = reg
         .register_observer(&ms[0], ObserverOptions::critical())
@@ -467,10 +464,9 @@ async fn observer_dropped_by_its_owner_is_pruned() {
 
 #[tokio::test]
 async fn observer_failing_n_times_in_a_row_is_evicted_and_reported() {
-    let reg = PeerRegistry::with_config(ObserverRegistryConfig {
-        max_consecutive_failures: 3,
-        ..Default::default()
-    })
+    let reg = PeerRegistry::with_config(
+        ObserverRegistryConfig::default().with_max_consecutive_failures(3),
+    )
     .unwrap();
     let flaky = Mirror::new("flaky");
     reg.register_observer(&flaky, ObserverOptions::best_effort())
@@ -497,10 +493,9 @@ async fn observer_failing_n_times_in_a_row_is_evicted_and_reported() {
 
 #[tokio::test]
 async fn stats_count_deliveries_and_latency() {
-    let reg = PeerRegistry::with_config(ObserverRegistryConfig {
-        latency_sample_interval: 1,
-        ..Default::default()
-    })
+    let reg = PeerRegistry::with_config(
+        ObserverRegistryConfig::default().with_latency_sample_interval(1),
+    )
     .unwrap();
     let (a, b) = (Mirror::new("a"), Arc::new(AsyncMirror(Mirror::new("b"))));
     reg.register_observer(&a, ObserverOptions::critical())
@@ -533,22 +528,10 @@ async fn stats_count_deliveries_and_latency() {
 #[test]
 fn config_is_validated() {
     let bad = [
-        ObserverRegistryConfig {
-            max_observers: 0,
-            ..Default::default()
-        },
-        ObserverRegistryConfig {
-            max_consecutive_failures: 0,
-            ..Default::default()
-        },
-        ObserverRegistryConfig {
-            default_async_timeout: Duration::ZERO,
-            ..Default::default()
-        },
-        ObserverRegistryConfig {
-            latency_sample_interval: 0,
-            ..Default::default()
-        },
+        ObserverRegistryConfig::default().with_max_observers(0),
+        ObserverRegistryConfig::default().with_max_consecutive_failures(0),
+        ObserverRegistryConfig::default().with_default_async_timeout(Duration::ZERO),
+        ObserverRegistryConfig::default().with_latency_sample_interval(0),
     ];
     let fields: Vec<_> = bad
         .into_iter()

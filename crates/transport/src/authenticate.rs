@@ -40,8 +40,8 @@ impl Authenticator {
         Authenticator {
             own_id: identity.peer_id(),
             identity,
-            window_ms: u64::try_from(config.timestamp_window().as_millis()).unwrap_or(u64::MAX),
-            replay: Mutex::new(ReplayCache::new(config.replay_cache_capacity())),
+            window_ms: u64::try_from(config.timestamp_window.as_millis()).unwrap_or(u64::MAX),
+            replay: Mutex::new(ReplayCache::new(config.replay_cache_capacity)),
             keys: KeyCache::new(KEY_CACHE_CAPACITY),
         }
     }
@@ -108,10 +108,7 @@ mod tests {
 
     fn server() -> (Authenticator, Identity) {
         let id = Identity::from_seed([1; 32]);
-        let config = TransportConfig::builder()
-            .timestamp_window(Duration::from_secs(30))
-            .build()
-            .unwrap();
+        let config = TransportConfig::default().with_timestamp_window(Duration::from_secs(30));
         (Authenticator::new(Arc::new(id.clone()), &config), id)
     }
 

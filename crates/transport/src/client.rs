@@ -53,6 +53,7 @@ pub async fn send_hello(
 ///
 /// # Errors
 ///
+/// - [`TransportError::Config`]: `config` is out of range (nothing is sent).
 /// - [`TransportError::Encode`]: the line exceeds `max_line_bytes`.
 /// - [`TransportError::ConnectionRefused`]: nothing listens on `addr`.
 /// - [`TransportError::Timeout`]: connect, write or reply took too long
@@ -71,8 +72,9 @@ pub async fn send_message(
     message: &Message,
     config: &TransportConfig,
 ) -> Result<Duration, TransportError> {
+    config.validate().map_err(TransportError::Config)?;
     let line = message
-        .encode_line_within(config.max_line_bytes())
+        .encode_line_within(config.max_line_bytes)
         .map_err(|source| TransportError::Encode { addr, source })?;
     exchange(addr, line.as_bytes(), config, |line| {
         require_ack(addr, line)
@@ -96,6 +98,7 @@ pub async fn send_line(
     line: &str,
     config: &TransportConfig,
 ) -> Result<Duration, TransportError> {
+    config.validate().map_err(TransportError::Config)?;
     if line.contains('\n') {
         return Err(TransportError::MalformedFrame {
             addr,
@@ -104,7 +107,7 @@ pub async fn send_line(
                 .to_owned(),
         });
     }
-    let limit = config.max_line_bytes();
+    let limit = config.max_line_bytes;
     if line.len() + 1 > limit {
         return Err(TransportError::FrameTooLarge { addr, limit });
     }
@@ -130,14 +133,14 @@ pub(crate) async fn exchange<T>(
     let started = Instant::now();
     let mut stream = connect(addr, config).await?;
     let (read_half, mut write_half) = stream.split();
-    timeout(config.write_timeout(), write_half.write_all(framed))
+    timeout(config.write_timeout, write_half.write_all(framed))
         .await
-        .map_err(|_| timed_out(TimeoutPhase::Write, addr, config.write_timeout()))?
+        .map_err(|_| timed_out(TimeoutPhase::Write, addr, config.write_timeout))?
         .map_err(|source| TransportError::Io { addr, source })?;
-    let mut reader = FrameReader::new(read_half, config.max_line_bytes());
-    let reply = timeout(config.ack_timeout(), reader.read_frame())
+    let mut reader = FrameReader::new(read_half, config.max_line_bytes);
+    let reply = timeout(config.ack_timeout, reader.read_frame())
         .await
-        .map_err(|_| timed_out(TimeoutPhase::Read, addr, config.ack_timeout()))?;
+        .map_err(|_| timed_out(TimeoutPhase::Read, addr, config.ack_timeout))?;
     let line = reply_line(addr, reply)?;
     let rtt = started.elapsed();
     let judged = on_reply(line)?;
@@ -151,9 +154,9 @@ pub(crate) async fn exchange<T>(
 
 /// Connects within `connect_timeout`.
 async fn connect(addr: SocketAddr, config: &TransportConfig) -> Result<TcpStream, TransportError> {
-    let stream = timeout(config.connect_timeout(), TcpStream::connect(addr))
+    let stream = timeout(config.connect_timeout, TcpStream::connect(addr))
         .await
-        .map_err(|_| timed_out(TimeoutPhase::Connect, addr, config.connect_timeout()))?
+        .map_err(|_| timed_out(TimeoutPhase::Connect, addr, config.connect_timeout))?
         .map_err(|source| match source.kind() {
             io::ErrorKind::ConnectionRefused => TransportError::ConnectionRefused { addr },
             _ => TransportError::Io { addr, source },

@@ -55,52 +55,114 @@ pub const MAX_RATE_LIMIT_SETTING: usize = 1 << 20;
 /// Largest accepted timeout or grace period: 24 h.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
-/// Limits and timeouts of the transport. Always valid: it can only be made
-/// by [`TransportConfig::default`] or a [`TransportConfigBuilder`], which
-/// validates.
+/// Limits and timeouts of the transport: public fields, [`Default`] with
+/// the documented values, `with_*` setters, and [`validate`](Self::validate),
+/// which [`Listener::bind`](crate::Listener::bind), [`Greeter::new`](crate::Greeter::new)
+/// and the one-shot `test-support` helpers run before any socket is opened.
 ///
-/// | setting | default | used by |
-/// |---|---|---|
-/// | `max_line_bytes` | 1024 bytes (newline included) | server reads, client writes and reply reads |
-/// | `read_timeout` | 5000 ms per line | server |
-/// | `connect_timeout` | 3000 ms | client |
-/// | `write_timeout` | 5000 ms per line | client and server (`ACK`) |
-/// | `ack_timeout` | 5000 ms | client |
-/// | `shutdown_grace` | 2000 ms | server shutdown |
-/// | `max_connections` | 256 | server |
-/// | `timestamp_window` | ±30 000 ms | server (signed HELLO, PING, BYE) |
-/// | `replay_cache_capacity` | 4096 entries | server (signed HELLO, PING, BYE) |
-/// | `max_connections_per_source` | 16 | server |
-/// | `hello_rate_burst` | 20 HELLOs, PINGs and BYEs | server, per source IP |
-/// | `hello_rate_per_sec` | 10 HELLOs, PINGs and BYEs per s | server, per source IP |
-/// | `rate_limit_sources` | 4096 source IPs | server |
+/// | setting | default | range | used by |
+/// |---|---|---|---|
+/// | `max_line_bytes` | 1024 bytes (newline included) | 128..=1048576 | server reads, client writes and reply reads |
+/// | `read_timeout` | 5000 ms per line | 1 ms..=24 h | server |
+/// | `connect_timeout` | 3000 ms | 1 ms..=24 h | client |
+/// | `write_timeout` | 5000 ms per line | 1 ms..=24 h | client and server (`ACK`) |
+/// | `ack_timeout` | 5000 ms | 1 ms..=24 h | client |
+/// | `shutdown_grace` | 2000 ms | 1 ms..=24 h | server shutdown |
+/// | `max_connections` | 256 | 1..=65536 | server |
+/// | `timestamp_window` | ±30 000 ms | 1 ms..=24 h | server (signed HELLO, PING, BYE) |
+/// | `replay_cache_capacity` | 4096 entries | 1..=1048576 | server (signed HELLO, PING, BYE) |
+/// | `max_connections_per_source` | 16 | 1..=65536 | server |
+/// | `hello_rate_burst` | 20 HELLOs, PINGs and BYEs | 1..=1048576 | server, per source IP |
+/// | `hello_rate_per_sec` | 10 HELLOs, PINGs and BYEs per s | 1..=1048576 | server, per source IP |
+/// | `rate_limit_sources` | 4096 source IPs | 1..=1048576 | server |
 ///
 /// ```
+/// use std::net::SocketAddr;
 /// use std::time::Duration;
-/// use tazcom_transport::TransportConfig;
+/// use tazcom_transport::{ConfigError, Listener, TransportConfig, TransportError};
 ///
-/// let config = TransportConfig::builder()
-///     .read_timeout(Duration::from_millis(200))
-///     .build()?;
-/// assert_eq!(config.max_line_bytes(), 1024);
-/// assert!(TransportConfig::builder().max_line_bytes(63).build().is_err());
-/// # Ok::<(), tazcom_transport::ConfigError>(())
+/// let config = TransportConfig::default().with_read_timeout(Duration::from_millis(200));
+/// assert_eq!(config.max_line_bytes, 1024);
+/// assert!(config.validate().is_ok());
+///
+/// // Refused before any socket is opened.
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+/// let bad = TransportConfig::default().with_max_line_bytes(63);
+/// assert!(matches!(
+///     Listener::bind(addr, bad).await,
+///     Err(TransportError::Config(ConfigError::LineLimitOutOfRange { value: 63, .. }))
+/// ));
+/// # });
+/// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TransportConfig {
-    max_line_bytes: usize,
-    read_timeout: Duration,
-    connect_timeout: Duration,
-    write_timeout: Duration,
-    ack_timeout: Duration,
-    shutdown_grace: Duration,
-    max_connections: usize,
-    timestamp_window: Duration,
-    replay_cache_capacity: usize,
-    max_connections_per_source: usize,
-    hello_rate_burst: usize,
-    hello_rate_per_sec: usize,
-    rate_limit_sources: usize,
+    /// Longest line accepted or sent, in bytes, newline included;
+    /// [`MIN_LINE_BYTES`]..=[`MAX_MAX_LINE_BYTES`] (128..=1048576).
+    /// Default 1024 ([`DEFAULT_MAX_LINE_BYTES`], the wire limit).
+    pub max_line_bytes: usize,
+    /// Server: longest wait for one complete line, counted from accept or
+    /// from the end of the previous line; also the idle timeout. 1 ms..=24 h.
+    /// Default 5000 ms ([`DEFAULT_READ_TIMEOUT`]).
+    pub read_timeout: Duration,
+    /// Client: longest wait for the TCP connection to be established.
+    /// 1 ms..=24 h. Default 3000 ms ([`DEFAULT_CONNECT_TIMEOUT`]).
+    pub connect_timeout: Duration,
+    /// Client and server: longest time to write one line. 1 ms..=24 h.
+    /// Default 5000 ms ([`DEFAULT_WRITE_TIMEOUT`]).
+    pub write_timeout: Duration,
+    /// Client: longest wait for the complete reply line after writing.
+    /// 1 ms..=24 h. Default 5000 ms ([`DEFAULT_ACK_TIMEOUT`]).
+    pub ack_timeout: Duration,
+    /// Server: how long in-flight connections may run after
+    /// [`Server::shutdown`](crate::Server::shutdown) before they are aborted.
+    /// 1 ms..=24 h. Default 2000 ms ([`DEFAULT_SHUTDOWN_GRACE`]).
+    pub shutdown_grace: Duration,
+    /// Server: connections served at once; further connections wait in the
+    /// OS accept backlog until one finishes. 1..=[`MAX_MAX_CONNECTIONS`]
+    /// (65536). Default 256 ([`DEFAULT_MAX_CONNECTIONS`]).
+    pub max_connections: usize,
+    /// Server with an identity: a signed HELLO, PING or BYE is accepted only
+    /// if its `ts` is within ± this of the server's clock; a (sender, nonce)
+    /// pair is remembered until its `ts` leaves the window (`docs/wire.md`
+    /// §3.6, §3.7). Peers' clocks must agree to within this. 1 ms..=24 h.
+    /// Default ±30 000 ms ([`DEFAULT_TIMESTAMP_WINDOW`]).
+    pub timestamp_window: Duration,
+    /// Server with an identity: the most (sender, nonce) pairs remembered
+    /// to detect replayed signed HELLOs, PINGs and BYEs; when full, the
+    /// entry with the oldest timestamp is evicted (and counted). Entries,
+    /// 1..=[`MAX_REPLAY_CACHE_CAPACITY`] (1048576). Default 4096
+    /// ([`DEFAULT_REPLAY_CACHE_CAPACITY`]).
+    pub replay_cache_capacity: usize,
+    /// Server: connections served at once from one source IP address (all
+    /// ports). A connection beyond it is accepted and closed at once,
+    /// unanswered, and counted (`rejected_per_source_limit`), so one host
+    /// cannot take every slot of [`max_connections`](Self::max_connections).
+    /// 1..=[`MAX_MAX_CONNECTIONS`] (65536). Default 16
+    /// ([`DEFAULT_MAX_CONNECTIONS_PER_SOURCE`]).
+    pub max_connections_per_source: usize,
+    /// Server: the most HELLOs (legacy or signed), PINGs and BYEs, together,
+    /// one source IP address may send back to back; the capacity of its
+    /// token bucket (one bucket for all three). Requests,
+    /// 1..=[`MAX_RATE_LIMIT_SETTING`] (1048576). Default 20
+    /// ([`DEFAULT_HELLO_RATE_BURST`]).
+    pub hello_rate_burst: usize,
+    /// Server: HELLOs, PINGs and BYEs (together) per second one source IP
+    /// address may send in the long run; the refill rate of its token
+    /// bucket. A request finding the bucket empty is rejected without reply
+    /// (`rejected_rate_limited`), before its signature is checked. Requests
+    /// per second, 1..=[`MAX_RATE_LIMIT_SETTING`] (1048576). Default 10
+    /// ([`DEFAULT_HELLO_RATE_PER_SEC`]).
+    pub hello_rate_per_sec: usize,
+    /// Server: the most source IP addresses whose request rate is tracked at
+    /// once. Entries whose bucket has refilled are forgotten first; when all
+    /// are busy, the least recently seen source is forgotten (counted in
+    /// `rate_limit_evictions`) and starts again with a full bucket.
+    /// Addresses, 1..=[`MAX_RATE_LIMIT_SETTING`] (1048576). Default 4096
+    /// ([`DEFAULT_RATE_LIMIT_SOURCES`]).
+    pub rate_limit_sources: usize,
 }
 
 impl Default for TransportConfig {
@@ -125,14 +187,88 @@ impl Default for TransportConfig {
 }
 
 impl TransportConfig {
-    /// A builder starting from the defaults.
-    pub fn builder() -> TransportConfigBuilder {
-        TransportConfigBuilder {
-            config: TransportConfig::default(),
-        }
+    /// Sets [`max_line_bytes`](Self::max_line_bytes).
+    pub fn with_max_line_bytes(mut self, bytes: usize) -> Self {
+        self.max_line_bytes = bytes;
+        self
     }
 
-    /// Checks every value's range.
+    /// Sets [`read_timeout`](Self::read_timeout).
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`write_timeout`](Self::write_timeout).
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ack_timeout`](Self::ack_timeout).
+    pub fn with_ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = timeout;
+        self
+    }
+
+    /// Sets [`shutdown_grace`](Self::shutdown_grace).
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Sets [`max_connections`](Self::max_connections).
+    pub fn with_max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
+    /// Sets [`timestamp_window`](Self::timestamp_window).
+    pub fn with_timestamp_window(mut self, window: Duration) -> Self {
+        self.timestamp_window = window;
+        self
+    }
+
+    /// Sets [`replay_cache_capacity`](Self::replay_cache_capacity).
+    pub fn with_replay_cache_capacity(mut self, entries: usize) -> Self {
+        self.replay_cache_capacity = entries;
+        self
+    }
+
+    /// Sets [`max_connections_per_source`](Self::max_connections_per_source).
+    pub fn with_max_connections_per_source(mut self, connections: usize) -> Self {
+        self.max_connections_per_source = connections;
+        self
+    }
+
+    /// Sets [`hello_rate_burst`](Self::hello_rate_burst).
+    pub fn with_hello_rate_burst(mut self, requests: usize) -> Self {
+        self.hello_rate_burst = requests;
+        self
+    }
+
+    /// Sets [`hello_rate_per_sec`](Self::hello_rate_per_sec).
+    pub fn with_hello_rate_per_sec(mut self, requests_per_sec: usize) -> Self {
+        self.hello_rate_per_sec = requests_per_sec;
+        self
+    }
+
+    /// Sets [`rate_limit_sources`](Self::rate_limit_sources).
+    pub fn with_rate_limit_sources(mut self, sources: usize) -> Self {
+        self.rate_limit_sources = sources;
+        self
+    }
+
+    /// Checks every field's range; the first one out of range is the error.
+    /// Run by [`Listener::bind`](crate::Listener::bind),
+    /// [`Greeter::new`](crate::Greeter::new) and the one-shot helpers, so
+    /// callers need not call it themselves.
     ///
     /// # Errors
     ///
@@ -219,189 +355,6 @@ impl TransportConfig {
         }
         Ok(())
     }
-
-    /// Longest line accepted or sent, in bytes, newline included.
-    pub fn max_line_bytes(&self) -> usize {
-        self.max_line_bytes
-    }
-
-    /// Server: longest wait for one complete line, counted from accept or
-    /// from the end of the previous line. Also the idle timeout.
-    pub fn read_timeout(&self) -> Duration {
-        self.read_timeout
-    }
-
-    /// Client: longest wait for the TCP connection to be established.
-    pub fn connect_timeout(&self) -> Duration {
-        self.connect_timeout
-    }
-
-    /// Client and server: longest time to write one line.
-    pub fn write_timeout(&self) -> Duration {
-        self.write_timeout
-    }
-
-    /// Client: longest wait for the complete reply line after writing.
-    pub fn ack_timeout(&self) -> Duration {
-        self.ack_timeout
-    }
-
-    /// Server: how long in-flight connections may run after
-    /// [`Server::shutdown`](crate::Server::shutdown) before they are aborted.
-    pub fn shutdown_grace(&self) -> Duration {
-        self.shutdown_grace
-    }
-
-    /// Server: connections served at once; further connections wait in the
-    /// OS accept backlog until one finishes.
-    pub fn max_connections(&self) -> usize {
-        self.max_connections
-    }
-
-    /// Server with an identity: a signed HELLO, PING or BYE is accepted only
-    /// if its `ts` is within ± this of the server's clock; a (sender, nonce)
-    /// pair is remembered until its `ts` leaves the window (`docs/wire.md`
-    /// §3.6, §3.7).
-    /// Peers' clocks must agree to within this.
-    pub fn timestamp_window(&self) -> Duration {
-        self.timestamp_window
-    }
-
-    /// Server with an identity: the most (sender, nonce) pairs remembered
-    /// to detect replayed signed HELLOs, PINGs and BYEs; when full, the
-    /// entry with the oldest timestamp is evicted (and counted).
-    pub fn replay_cache_capacity(&self) -> usize {
-        self.replay_cache_capacity
-    }
-
-    /// Server: connections served at once from one source IP address (all
-    /// ports). A connection beyond it is accepted and closed at once,
-    /// unanswered, and counted (`rejected_per_source_limit`), so one host
-    /// cannot take every slot of [`TransportConfig::max_connections`].
-    pub fn max_connections_per_source(&self) -> usize {
-        self.max_connections_per_source
-    }
-
-    /// Server: the most HELLOs (legacy or signed), PINGs and BYEs, together,
-    /// one source IP address may send back to back; the capacity of its
-    /// token bucket (one bucket for all three).
-    pub fn hello_rate_burst(&self) -> usize {
-        self.hello_rate_burst
-    }
-
-    /// Server: HELLOs, PINGs and BYEs (together) per second one source IP
-    /// address may send in the long run; the refill rate of its token
-    /// bucket. A request finding the bucket empty is rejected without reply
-    /// (`rejected_rate_limited`), before its signature is checked.
-    pub fn hello_rate_per_sec(&self) -> usize {
-        self.hello_rate_per_sec
-    }
-
-    /// Server: the most source IP addresses whose request rate is tracked at
-    /// once. Entries whose bucket has refilled are forgotten first; when all
-    /// are busy, the least recently seen source is forgotten (counted in
-    /// `rate_limit_evictions`) and starts again with a full bucket.
-    pub fn rate_limit_sources(&self) -> usize {
-        self.rate_limit_sources
-    }
-}
-
-/// Builds a [`TransportConfig`], starting from the defaults; see
-/// [`TransportConfig::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "call build() to get the TransportConfig"]
-pub struct TransportConfigBuilder {
-    config: TransportConfig,
-}
-
-impl TransportConfigBuilder {
-    /// Sets [`TransportConfig::max_line_bytes`] (bytes, newline included; 128..=1048576).
-    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
-        self.config.max_line_bytes = bytes;
-        self
-    }
-
-    /// Sets [`TransportConfig::read_timeout`] (non-zero, at most 24 h).
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.config.read_timeout = timeout;
-        self
-    }
-
-    /// Sets [`TransportConfig::connect_timeout`] (non-zero, at most 24 h).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config.connect_timeout = timeout;
-        self
-    }
-
-    /// Sets [`TransportConfig::write_timeout`] (non-zero, at most 24 h).
-    pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.config.write_timeout = timeout;
-        self
-    }
-
-    /// Sets [`TransportConfig::ack_timeout`] (non-zero, at most 24 h).
-    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
-        self.config.ack_timeout = timeout;
-        self
-    }
-
-    /// Sets [`TransportConfig::shutdown_grace`] (non-zero, at most 24 h).
-    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-        self.config.shutdown_grace = grace;
-        self
-    }
-
-    /// Sets [`TransportConfig::max_connections`] (1..=65536).
-    pub fn max_connections(mut self, connections: usize) -> Self {
-        self.config.max_connections = connections;
-        self
-    }
-
-    /// Sets [`TransportConfig::timestamp_window`] (non-zero, at most 24 h).
-    pub fn timestamp_window(mut self, window: Duration) -> Self {
-        self.config.timestamp_window = window;
-        self
-    }
-
-    /// Sets [`TransportConfig::replay_cache_capacity`] (1..=1048576 entries).
-    pub fn replay_cache_capacity(mut self, entries: usize) -> Self {
-        self.config.replay_cache_capacity = entries;
-        self
-    }
-
-    /// Sets [`TransportConfig::max_connections_per_source`] (1..=65536).
-    pub fn max_connections_per_source(mut self, connections: usize) -> Self {
-        self.config.max_connections_per_source = connections;
-        self
-    }
-
-    /// Sets [`TransportConfig::hello_rate_burst`] (1..=1048576 HELLOs).
-    pub fn hello_rate_burst(mut self, hellos: usize) -> Self {
-        self.config.hello_rate_burst = hellos;
-        self
-    }
-
-    /// Sets [`TransportConfig::hello_rate_per_sec`] (1..=1048576 HELLOs per second).
-    pub fn hello_rate_per_sec(mut self, hellos_per_sec: usize) -> Self {
-        self.config.hello_rate_per_sec = hellos_per_sec;
-        self
-    }
-
-    /// Sets [`TransportConfig::rate_limit_sources`] (1..=1048576 addresses).
-    pub fn rate_limit_sources(mut self, sources: usize) -> Self {
-        self.config.rate_limit_sources = sources;
-        self
-    }
-
-    /// Validates and returns the configuration.
-    ///
-    /// # Errors
-    ///
-    /// As [`TransportConfig::validate`].
-    pub fn build(self) -> Result<TransportConfig, ConfigError> {
-        self.config.validate()?;
-        Ok(self.config)
-    }
 }
 
 #[cfg(test)]
@@ -412,130 +365,179 @@ mod tests {
     fn defaults_are_valid_and_match_the_prototype() {
         let config = TransportConfig::default();
         assert_eq!(config.validate(), Ok(()));
-        assert_eq!(config.max_line_bytes(), 1024);
-        assert_eq!(config.read_timeout(), Duration::from_millis(5000));
-    }
-
-    #[test]
-    fn line_limit_range_is_enforced() {
-        for bytes in [0, 63, MIN_LINE_BYTES - 1, MAX_MAX_LINE_BYTES + 1] {
-            assert!(matches!(
-                TransportConfig::builder().max_line_bytes(bytes).build(),
-                Err(ConfigError::LineLimitOutOfRange { value, .. }) if value == bytes
-            ));
-        }
-        for bytes in [MIN_LINE_BYTES, MAX_MAX_LINE_BYTES] {
-            assert!(TransportConfig::builder()
-                .max_line_bytes(bytes)
-                .build()
-                .is_ok());
-        }
-    }
-
-    #[test]
-    fn zero_and_huge_timeouts_are_rejected() {
-        let zero = TransportConfig::builder()
-            .ack_timeout(Duration::ZERO)
-            .build();
-        assert!(matches!(
-            zero,
-            Err(ConfigError::TimeoutOutOfRange {
-                name: "ack_timeout",
-                ..
-            })
-        ));
-        let huge = TransportConfig::builder()
-            .shutdown_grace(Duration::MAX)
-            .build();
-        assert!(matches!(
-            huge,
-            Err(ConfigError::TimeoutOutOfRange {
-                name: "shutdown_grace",
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn signed_greeting_settings_are_validated() {
-        let config = TransportConfig::default();
-        assert_eq!(config.timestamp_window(), Duration::from_secs(30));
-        assert_eq!(config.replay_cache_capacity(), 4096);
-        assert!(matches!(
-            TransportConfig::builder()
-                .timestamp_window(Duration::ZERO)
-                .build(),
-            Err(ConfigError::TimeoutOutOfRange {
-                name: "timestamp_window",
-                ..
-            })
-        ));
-        for value in [0, MAX_REPLAY_CACHE_CAPACITY + 1] {
-            assert_eq!(
-                TransportConfig::builder()
-                    .replay_cache_capacity(value)
-                    .build(),
-                Err(ConfigError::ReplayCacheOutOfRange {
-                    value,
-                    max: MAX_REPLAY_CACHE_CAPACITY
-                })
-            );
-        }
-    }
-
-    #[test]
-    fn flood_limits_have_defaults_and_ranges() {
-        let config = TransportConfig::default();
-        assert_eq!(config.max_connections_per_source(), 16);
+        assert_eq!(config.max_line_bytes, 1024);
+        assert_eq!(config.read_timeout, Duration::from_millis(5000));
+        assert_eq!(config.timestamp_window, Duration::from_secs(30));
+        assert_eq!(config.replay_cache_capacity, 4096);
+        assert_eq!(config.max_connections_per_source, 16);
         assert_eq!(
-            (config.hello_rate_burst(), config.hello_rate_per_sec()),
+            (config.hello_rate_burst, config.hello_rate_per_sec),
             (20, 10)
         );
-        assert_eq!(config.rate_limit_sources(), 4096);
-        type Setter = fn(usize) -> TransportConfigBuilder;
-        let cases: [(&str, Setter, usize); 4] = [
+        assert_eq!(config.rate_limit_sources, 4096);
+    }
+
+    /// A change to a valid config, and the error it must cause.
+    type Case = (fn(TransportConfig) -> TransportConfig, ConfigError);
+
+    #[test]
+    fn each_out_of_range_setting_is_refused() {
+        let line = |value| ConfigError::LineLimitOutOfRange {
+            value,
+            min: MIN_LINE_BYTES,
+            max: MAX_MAX_LINE_BYTES,
+        };
+        let zero = |name| ConfigError::TimeoutOutOfRange {
+            name,
+            value: Duration::ZERO,
+            max: MAX_TIMEOUT,
+        };
+        let huge = |name| ConfigError::TimeoutOutOfRange {
+            name,
+            value: Duration::MAX,
+            max: MAX_TIMEOUT,
+        };
+        let limit = |name, value, max| ConfigError::LimitOutOfRange { name, value, max };
+        let (conn_max, rate_max) = (MAX_MAX_CONNECTIONS, MAX_RATE_LIMIT_SETTING);
+        let cases: [Case; 27] = [
+            (|c| c.with_max_line_bytes(0), line(0)),
             (
-                "max_connections_per_source",
-                |v| TransportConfig::builder().max_connections_per_source(v),
-                MAX_MAX_CONNECTIONS,
+                |c| c.with_max_line_bytes(MIN_LINE_BYTES - 1),
+                line(MIN_LINE_BYTES - 1),
             ),
             (
-                "hello_rate_burst",
-                |v| TransportConfig::builder().hello_rate_burst(v),
-                MAX_RATE_LIMIT_SETTING,
+                |c| c.with_max_line_bytes(MAX_MAX_LINE_BYTES + 1),
+                line(MAX_MAX_LINE_BYTES + 1),
             ),
             (
-                "hello_rate_per_sec",
-                |v| TransportConfig::builder().hello_rate_per_sec(v),
-                MAX_RATE_LIMIT_SETTING,
+                |c| c.with_read_timeout(Duration::ZERO),
+                zero("read_timeout"),
+            ),
+            (|c| c.with_read_timeout(Duration::MAX), huge("read_timeout")),
+            (
+                |c| c.with_connect_timeout(Duration::ZERO),
+                zero("connect_timeout"),
             ),
             (
-                "rate_limit_sources",
-                |v| TransportConfig::builder().rate_limit_sources(v),
-                MAX_RATE_LIMIT_SETTING,
+                |c| c.with_connect_timeout(Duration::MAX),
+                huge("connect_timeout"),
+            ),
+            (
+                |c| c.with_write_timeout(Duration::ZERO),
+                zero("write_timeout"),
+            ),
+            (
+                |c| c.with_write_timeout(Duration::MAX),
+                huge("write_timeout"),
+            ),
+            (|c| c.with_ack_timeout(Duration::ZERO), zero("ack_timeout")),
+            (|c| c.with_ack_timeout(Duration::MAX), huge("ack_timeout")),
+            (
+                |c| c.with_shutdown_grace(Duration::ZERO),
+                zero("shutdown_grace"),
+            ),
+            (
+                |c| c.with_shutdown_grace(Duration::MAX),
+                huge("shutdown_grace"),
+            ),
+            (
+                |c| c.with_timestamp_window(Duration::ZERO),
+                zero("timestamp_window"),
+            ),
+            (
+                |c| c.with_timestamp_window(Duration::MAX),
+                huge("timestamp_window"),
+            ),
+            (
+                |c| c.with_max_connections(0),
+                ConfigError::ConnectionsOutOfRange {
+                    value: 0,
+                    max: conn_max,
+                },
+            ),
+            (
+                |c| c.with_max_connections(MAX_MAX_CONNECTIONS + 1),
+                ConfigError::ConnectionsOutOfRange {
+                    value: conn_max + 1,
+                    max: conn_max,
+                },
+            ),
+            (
+                |c| c.with_replay_cache_capacity(0),
+                ConfigError::ReplayCacheOutOfRange {
+                    value: 0,
+                    max: MAX_REPLAY_CACHE_CAPACITY,
+                },
+            ),
+            (
+                |c| c.with_replay_cache_capacity(MAX_REPLAY_CACHE_CAPACITY + 1),
+                ConfigError::ReplayCacheOutOfRange {
+                    value: MAX_REPLAY_CACHE_CAPACITY + 1,
+                    max: MAX_REPLAY_CACHE_CAPACITY,
+                },
+            ),
+            (
+                |c| c.with_max_connections_per_source(0),
+                limit("max_connections_per_source", 0, conn_max),
+            ),
+            (
+                |c| c.with_max_connections_per_source(MAX_MAX_CONNECTIONS + 1),
+                limit("max_connections_per_source", conn_max + 1, conn_max),
+            ),
+            (
+                |c| c.with_hello_rate_burst(0),
+                limit("hello_rate_burst", 0, rate_max),
+            ),
+            (
+                |c| c.with_hello_rate_burst(MAX_RATE_LIMIT_SETTING + 1),
+                limit("hello_rate_burst", rate_max + 1, rate_max),
+            ),
+            (
+                |c| c.with_hello_rate_per_sec(0),
+                limit("hello_rate_per_sec", 0, rate_max),
+            ),
+            (
+                |c| c.with_hello_rate_per_sec(MAX_RATE_LIMIT_SETTING + 1),
+                limit("hello_rate_per_sec", rate_max + 1, rate_max),
+            ),
+            (
+                |c| c.with_rate_limit_sources(0),
+                limit("rate_limit_sources", 0, rate_max),
+            ),
+            (
+                |c| c.with_rate_limit_sources(MAX_RATE_LIMIT_SETTING + 1),
+                limit("rate_limit_sources", rate_max + 1, rate_max),
             ),
         ];
-        for (name, set, max) in cases {
-            for value in [0, max + 1] {
-                assert_eq!(
-                    set(value).build(),
-                    Err(ConfigError::LimitOutOfRange { name, value, max })
-                );
-            }
-            assert!(set(1).build().is_ok() && set(max).build().is_ok());
+        for (change, expected) in cases {
+            assert_eq!(change(TransportConfig::default()).validate(), Err(expected));
         }
     }
 
     #[test]
-    fn connection_limit_range_is_enforced() {
-        for value in [0, MAX_MAX_CONNECTIONS + 1] {
-            assert_eq!(
-                TransportConfig::builder().max_connections(value).build(),
-                Err(ConfigError::ConnectionsOutOfRange {
-                    value,
-                    max: MAX_MAX_CONNECTIONS
-                })
-            );
+    fn the_ends_of_each_range_are_accepted() {
+        let edges: [fn(TransportConfig) -> TransportConfig; 10] = [
+            |c| c.with_max_line_bytes(MIN_LINE_BYTES),
+            |c| c.with_max_line_bytes(MAX_MAX_LINE_BYTES),
+            |c| c.with_read_timeout(Duration::from_millis(1)),
+            |c| c.with_ack_timeout(MAX_TIMEOUT),
+            |c| c.with_max_connections(1).with_max_connections_per_source(1),
+            |c| c.with_max_connections(MAX_MAX_CONNECTIONS),
+            |c| c.with_replay_cache_capacity(1),
+            |c| c.with_replay_cache_capacity(MAX_REPLAY_CACHE_CAPACITY),
+            |c| {
+                c.with_hello_rate_burst(1)
+                    .with_hello_rate_per_sec(1)
+                    .with_rate_limit_sources(1)
+            },
+            |c| {
+                c.with_hello_rate_burst(MAX_RATE_LIMIT_SETTING)
+                    .with_hello_rate_per_sec(MAX_RATE_LIMIT_SETTING)
+                    .with_rate_limit_sources(MAX_RATE_LIMIT_SETTING)
+            },
+        ];
+        for edge in edges {
+            assert_eq!(edge(TransportConfig::default()).validate(), Ok(()));
         }
     }
 }

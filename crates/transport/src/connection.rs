@@ -71,7 +71,7 @@ pub(crate) async fn serve_connection(
         debug!(%remote, %error, "cannot set TCP_NODELAY");
     }
     let (read_half, mut write_half) = stream.split();
-    let mut reader = FrameReader::new(read_half, ctx.config.max_line_bytes());
+    let mut reader = FrameReader::new(read_half, ctx.config.max_line_bytes);
     loop {
         match next_step(&mut reader, &ctx).await {
             Step::Line(parsed) => match handle_line(parsed, remote, &ctx).await {
@@ -113,7 +113,7 @@ async fn next_step<R: AsyncRead + Unpin>(
     ctx: &ConnectionContext,
 ) -> Step {
     // Config validation caps the timeout at 24 h, so this cannot overflow.
-    let deadline = Instant::now() + ctx.config.read_timeout();
+    let deadline = Instant::now() + ctx.config.read_timeout;
     let mut draining = false;
     loop {
         tokio::select! {
@@ -354,7 +354,7 @@ async fn write_reply<W: AsyncWrite + Unpin>(
         Reply::Plain => &ACK_LINE[..],
         Reply::Signed(line) => line.as_bytes(),
     };
-    let error = match timeout(ctx.config.write_timeout(), writer.write_all(bytes)).await {
+    let error = match timeout(ctx.config.write_timeout, writer.write_all(bytes)).await {
         Ok(Ok(())) => {
             Counters::bump(&ctx.counters.lines_acked);
             return true;

@@ -1,6 +1,7 @@
 //! Error types of this crate, one enum per concern.
 //!
-//! - [`TransportError`]: binding, connecting, sending and awaiting `ACK`;
+//! - [`TransportError`]: a refused config, binding, connecting, sending and
+//!   awaiting `ACK`;
 //!   [`AckRejection`] says why a signed ACK was refused.
 //! - [`ParseError`]: a received line is not an acceptable message.
 //! - [`FrameError`]: the byte stream could not be cut into lines.
@@ -55,6 +56,11 @@ impl fmt::Display for TimeoutPhase {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
+    /// The [`TransportConfig`](crate::TransportConfig) was refused by its
+    /// [`validate`](crate::TransportConfig::validate), before any socket was
+    /// opened.
+    #[error("invalid transport config")]
+    Config(#[source] ConfigError),
     /// The listener could not be bound.
     ///
     /// Use port 0 to let the OS pick a free port, or an address of a local

@@ -11,7 +11,7 @@ use tracing::warn;
 
 use crate::client::{bad_ack, exchange};
 use crate::config::TransportConfig;
-use crate::error::{AckRejection, TransportError};
+use crate::error::{AckRejection, ConfigError, TransportError};
 use crate::liveness::{SignedBye, SignedPing};
 use crate::message::{Message, ParsedLine, ACK};
 use crate::signed::{unix_ms_now, Nonce, SignedAck, SignedHello, SignedMessage};
@@ -44,7 +44,8 @@ impl Greeting {
 ///
 /// # Errors
 ///
-/// As [`Greeter::greet`].
+/// As [`Greeter::greet`]; [`TransportError::Config`] when `config` is out of
+/// range (nothing is sent).
 #[cfg(feature = "test-support")]
 pub async fn send_signed_hello(
     addr: SocketAddr,
@@ -53,6 +54,7 @@ pub async fn send_signed_hello(
     listen_port: Option<u16>,
     config: &TransportConfig,
 ) -> Result<Greeting, TransportError> {
+    config.validate().map_err(TransportError::Config)?;
     let (to, port) = (*expected, listen_port.unwrap_or(0));
     let hello = SignedHello::sign(identity, to, Nonce::random(), unix_ms_now(), port);
     send_request(hello, addr, config, None).await
@@ -64,7 +66,8 @@ pub async fn send_signed_hello(
 ///
 /// # Errors
 ///
-/// As [`Greeter::ping`].
+/// As [`Greeter::ping`]; [`TransportError::Config`] when `config` is out of
+/// range (nothing is sent).
 #[cfg(feature = "test-support")]
 pub async fn send_signed_ping(
     addr: SocketAddr,
@@ -73,6 +76,7 @@ pub async fn send_signed_ping(
     listen_port: Option<u16>,
     config: &TransportConfig,
 ) -> Result<Greeting, TransportError> {
+    config.validate().map_err(TransportError::Config)?;
     let (to, port) = (*expected, listen_port.unwrap_or(0));
     let ping = SignedPing::sign(identity, to, Nonce::random(), unix_ms_now(), port);
     send_request(ping, addr, config, None).await
@@ -84,7 +88,8 @@ pub async fn send_signed_ping(
 ///
 /// # Errors
 ///
-/// As [`Greeter::bye`].
+/// As [`Greeter::bye`]; [`TransportError::Config`] when `config` is out of
+/// range (nothing is sent).
 #[cfg(feature = "test-support")]
 pub async fn send_signed_bye(
     addr: SocketAddr,
@@ -92,6 +97,7 @@ pub async fn send_signed_bye(
     expected: &PeerId,
     config: &TransportConfig,
 ) -> Result<Greeting, TransportError> {
+    config.validate().map_err(TransportError::Config)?;
     let bye = SignedBye::sign(identity, *expected, Nonce::random(), unix_ms_now());
     send_request(bye, addr, config, None).await
 }
@@ -106,7 +112,7 @@ async fn send_request<M: SignedMessage>(
 ) -> Result<Greeting, TransportError> {
     let line = request
         .into_message()
-        .encode_line_within(config.max_line_bytes())
+        .encode_line_within(config.max_line_bytes)
         .map_err(|source| TransportError::Encode { addr, source })?;
     let result = exchange(addr, line.as_bytes(), config, |reply| {
         judge_reply(addr, reply, &request, keys)
@@ -181,7 +187,8 @@ fn check_ack(
 /// use tazcom_transport::{Greeter, TransportConfig};
 ///
 /// # async fn run(peer: PeerId) -> Result<(), tazcom_transport::TransportError> {
-/// let greeter = Greeter::new(Arc::new(Identity::generate()), None, TransportConfig::default());
+/// let greeter = Greeter::new(Arc::new(Identity::generate()), None, TransportConfig::default())
+///     .expect("the defaults are valid");
 /// let greeting = greeter.greet("192.0.2.7:4242".parse().unwrap(), &peer).await?;
 /// println!("verified: {} in {} µs", greeting.is_verified(), greeting.rtt.as_micros());
 /// assert_eq!(greeter.stats().acks_rejected_total(), 0);
@@ -205,12 +212,22 @@ impl Greeter {
     /// A greeter signing with `identity`, announcing `listen_port` (this
     /// node's TCP listen port, `None` if it does not listen), with counters
     /// of its own.
+    ///
+    /// # Errors
+    ///
+    /// `config` out of range (see [`TransportConfig::validate`]).
     pub fn new(
         identity: Arc<Identity>,
         listen_port: Option<u16>,
         config: TransportConfig,
-    ) -> Greeter {
-        Greeter::with_counters(identity, listen_port, config, Arc::default())
+    ) -> Result<Greeter, ConfigError> {
+        config.validate()?;
+        Ok(Greeter::with_counters(
+            identity,
+            listen_port,
+            config,
+            Arc::default(),
+        ))
     }
 
     pub(crate) fn with_counters(

@@ -20,7 +20,7 @@
 //!     let server = listener.serve(events_tx);
 //!
 //!     // Signed HELLO → signed ACK: each side proves its id.
-//!     let greeter = tazcom_transport::Greeter::new(Arc::clone(&client_id), None, config.clone());
+//!     let greeter = tazcom_transport::Greeter::new(Arc::clone(&client_id), None, config.clone())?;
 //!     let greeting = greeter.greet(server.local_addr(), &server_id.peer_id()).await?;
 //!     assert_eq!(greeting.verified_peer, Some(server_id.peer_id()));
 //!     match events.recv().await {
@@ -69,7 +69,8 @@
 //!   `send_line` (`client.rs`: one line, `ACK` required, round-trip time)
 //!   and `send_signed_hello`, `send_signed_ping`, `send_signed_bye` (an
 //!   uncounted greeter).
-//! - [`TransportConfig`] (`config.rs`): limits and timeouts, validated.
+//! - [`TransportConfig`] (`config.rs`): limits and timeouts, validated by
+//!   [`Listener::bind`] and [`Greeter::new`] before any socket is opened.
 //!
 //! The wire format (and the DNS-SD records that announce the TCP port) is
 //! specified in `docs/wire.md`; this layer's behaviour (limits, timeouts,
@@ -96,12 +97,12 @@ pub mod wire;
 pub use client::{send_hello, send_line, send_message};
 pub use codec::FrameReader;
 pub use config::{
-    TransportConfig, TransportConfigBuilder, DEFAULT_ACK_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_HELLO_RATE_BURST, DEFAULT_HELLO_RATE_PER_SEC, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_MAX_LINE_BYTES, DEFAULT_RATE_LIMIT_SOURCES,
-    DEFAULT_READ_TIMEOUT, DEFAULT_REPLAY_CACHE_CAPACITY, DEFAULT_SHUTDOWN_GRACE,
-    DEFAULT_TIMESTAMP_WINDOW, DEFAULT_WRITE_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_LINE_BYTES,
-    MAX_RATE_LIMIT_SETTING, MAX_REPLAY_CACHE_CAPACITY, MAX_TIMEOUT, MIN_LINE_BYTES,
+    TransportConfig, DEFAULT_ACK_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HELLO_RATE_BURST,
+    DEFAULT_HELLO_RATE_PER_SEC, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+    DEFAULT_MAX_LINE_BYTES, DEFAULT_RATE_LIMIT_SOURCES, DEFAULT_READ_TIMEOUT,
+    DEFAULT_REPLAY_CACHE_CAPACITY, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TIMESTAMP_WINDOW,
+    DEFAULT_WRITE_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_LINE_BYTES, MAX_RATE_LIMIT_SETTING,
+    MAX_REPLAY_CACHE_CAPACITY, MAX_TIMEOUT, MIN_LINE_BYTES,
 };
 pub use error::{
     AckRejection, ConfigError, EncodeError, FrameError, ParseError, TimeoutPhase, TransportError,

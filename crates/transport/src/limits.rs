@@ -129,9 +129,9 @@ impl HelloRateLimiter {
     pub(crate) fn new(config: &TransportConfig) -> HelloRateLimiter {
         // Both are at most 2^20 (validated): exact in an f64.
         HelloRateLimiter {
-            burst: config.hello_rate_burst() as f64,
-            rate: config.hello_rate_per_sec() as f64,
-            capacity: config.rate_limit_sources(),
+            burst: config.hello_rate_burst as f64,
+            rate: config.hello_rate_per_sec as f64,
+            capacity: config.rate_limit_sources,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -197,12 +197,10 @@ mod tests {
     }
 
     fn limiter(burst: usize, rate: usize, sources: usize) -> HelloRateLimiter {
-        let config = TransportConfig::builder()
-            .hello_rate_burst(burst)
-            .hello_rate_per_sec(rate)
-            .rate_limit_sources(sources)
-            .build()
-            .unwrap();
+        let config = TransportConfig::default()
+            .with_hello_rate_burst(burst)
+            .with_hello_rate_per_sec(rate)
+            .with_rate_limit_sources(sources);
         HelloRateLimiter::new(&config)
     }
 

@@ -41,16 +41,20 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Binds a TCP listener on `addr` (port 0: the OS picks a free port).
+    /// Validates `config`, then binds a TCP listener on `addr` (port 0: the
+    /// OS picks a free port).
     ///
     /// # Errors
     ///
+    /// [`TransportError::Config`] when `config` is out of range (see
+    /// [`TransportConfig::validate`]; nothing is bound);
     /// [`TransportError::Bind`] when the address is in use, not local, or
     /// not permitted.
     pub async fn bind(
         addr: SocketAddr,
         config: TransportConfig,
     ) -> Result<Listener, TransportError> {
+        config.validate().map_err(TransportError::Config)?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| TransportError::Bind { addr, source })?;
@@ -201,8 +205,8 @@ impl Drop for Server {
 
 /// Accepts until shutdown, then closes the listener and drains connections.
 async fn accept_loop(listener: TcpListener, ctx: Arc<ConnectionContext>) {
-    let slots = Arc::new(Semaphore::new(ctx.config.max_connections()));
-    let sources = Arc::new(SourceSlots::new(ctx.config.max_connections_per_source()));
+    let slots = Arc::new(Semaphore::new(ctx.config.max_connections));
+    let sources = Arc::new(SourceSlots::new(ctx.config.max_connections_per_source));
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -234,7 +238,7 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ConnectionContext>) {
         }
     }
     drop(listener);
-    drain(connections, ctx.config.shutdown_grace()).await;
+    drain(connections, ctx.config.shutdown_grace).await;
 }
 
 /// Waits for a free connection slot, then for a connection.

@@ -2,12 +2,14 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{hello_line, loopback, peer, start, TEST_DEADLINE};
+use tazcom_identity::Identity;
 use tazcom_transport::{
-    send_hello, send_line, FrameReader, InboundEvent, Listener, TimeoutPhase, TransportConfig,
-    TransportError,
+    send_hello, send_line, send_signed_hello, ConfigError, FrameReader, Greeter, InboundEvent,
+    Listener, TimeoutPhase, TransportConfig, TransportError, MAX_TIMEOUT,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -81,10 +83,7 @@ async fn silent_server_is_a_read_timeout() {
         tokio::time::sleep(TEST_DEADLINE).await;
         drop(stream);
     });
-    let config = TransportConfig::builder()
-        .ack_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let config = TransportConfig::default().with_ack_timeout(Duration::from_millis(200));
     let error = send_hello(addr, &peer(1), &config).await.unwrap_err();
     assert!(
         matches!(error, TransportError::Timeout { phase: TimeoutPhase::Read, after, .. } if after == Duration::from_millis(200)),
@@ -173,4 +172,41 @@ async fn send_line_of_an_unknown_type_is_acked() {
     .await
     .unwrap();
     server.shutdown().await;
+}
+
+/// Every consumer of a `TransportConfig` refuses one out of range with the
+/// typed error, before any socket: the port below is free, so a connect
+/// attempt would fail with `ConnectionRefused` instead.
+#[tokio::test]
+async fn an_out_of_range_config_is_refused_before_any_socket() {
+    let bad = TransportConfig::default().with_ack_timeout(Duration::ZERO);
+    let expected = ConfigError::TimeoutOutOfRange {
+        name: "ack_timeout",
+        value: Duration::ZERO,
+        max: MAX_TIMEOUT,
+    };
+    let bound = Listener::bind(loopback(), bad.clone()).await;
+    assert!(
+        matches!(&bound, Err(TransportError::Config(e)) if *e == expected),
+        "{bound:?}"
+    );
+    let identity = Arc::new(Identity::generate());
+    let greeter = Greeter::new(Arc::clone(&identity), None, bad.clone());
+    assert_eq!(greeter.err(), Some(expected.clone()));
+
+    let free = TcpListener::bind(loopback()).await.unwrap();
+    let addr = free.local_addr().unwrap();
+    drop(free);
+    let sent = send_hello(addr, &peer(1), &bad).await;
+    assert!(
+        matches!(&sent, Err(TransportError::Config(e)) if *e == expected),
+        "{sent:?}"
+    );
+    let sent = send_line(addr, "{}", &bad).await;
+    assert!(matches!(sent, Err(TransportError::Config(_))), "{sent:?}");
+    let signed = send_signed_hello(addr, &identity, &peer(1), None, &bad).await;
+    assert!(
+        matches!(signed, Err(TransportError::Config(_))),
+        "{signed:?}"
+    );
 }

@@ -169,22 +169,18 @@ fn consume(
 }
 
 fn flood_config() -> TransportConfig {
-    TransportConfig::builder()
-        .max_connections(MAX_CONNECTIONS)
-        .max_connections_per_source(PER_SOURCE)
-        .read_timeout(Duration::from_millis(300))
-        .build()
-        .expect("valid flood config")
+    TransportConfig::default()
+        .with_max_connections(MAX_CONNECTIONS)
+        .with_max_connections_per_source(PER_SOURCE)
+        .with_read_timeout(Duration::from_millis(300))
 }
 
 /// The legitimate client: greets from 127.0.0.1 during the flood.
 async fn legit_greetings(addr: SocketAddr, server_id: tazcom_identity::PeerId) -> usize {
     let client = Identity::generate();
-    let config = TransportConfig::builder()
-        .connect_timeout(Duration::from_secs(15))
-        .ack_timeout(Duration::from_secs(15))
-        .build()
-        .expect("valid client config");
+    let config = TransportConfig::default()
+        .with_connect_timeout(Duration::from_secs(15))
+        .with_ack_timeout(Duration::from_secs(15));
     let mut verified = 0;
     for _ in 0..LEGIT_HELLOS {
         sleep(Duration::from_millis(300)).await;

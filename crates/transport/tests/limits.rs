@@ -37,10 +37,7 @@ async fn hello_on(stream: &mut TcpStream, byte: u8) -> Vec<u8> {
 #[tokio::test]
 async fn a_trickling_client_is_cut_at_the_line_deadline() {
     let read_timeout = Duration::from_millis(1000);
-    let config = TransportConfig::builder()
-        .read_timeout(read_timeout)
-        .build()
-        .unwrap();
+    let config = TransportConfig::default().with_read_timeout(read_timeout);
     let (server, _events) = start(config).await;
     let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
     let line = hello_line(&peer(1));
@@ -69,10 +66,7 @@ async fn a_trickling_client_is_cut_at_the_line_deadline() {
 
 #[tokio::test]
 async fn connections_over_the_per_source_cap_are_closed_at_once() {
-    let config = TransportConfig::builder()
-        .max_connections_per_source(2)
-        .build()
-        .unwrap();
+    let config = TransportConfig::default().with_max_connections_per_source(2);
     let (server, mut events) = start(config).await;
     let addr = server.local_addr();
     let mut held = vec![connect_from(1, addr).await, connect_from(1, addr).await];
@@ -105,11 +99,9 @@ async fn connections_over_the_per_source_cap_are_closed_at_once() {
 
 #[tokio::test]
 async fn hellos_beyond_the_source_rate_are_rejected_without_ack() {
-    let config = TransportConfig::builder()
-        .hello_rate_burst(3)
-        .hello_rate_per_sec(1)
-        .build()
-        .unwrap();
+    let config = TransportConfig::default()
+        .with_hello_rate_burst(3)
+        .with_hello_rate_per_sec(1);
     let (server, _events) = start(config).await;
     let addr = server.local_addr();
     let mut stream = connect_from(1, addr).await;
@@ -150,10 +142,7 @@ async fn rejection_reports_never_wait_for_a_full_channel() {
     assert_eq!(stats.rejection_events_dropped, 4, "one fits in the channel");
     // HELLOs still wait for room (back-pressure), so this one is not ACKed
     // while the channel stays full.
-    let config = TransportConfig::builder()
-        .ack_timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let config = TransportConfig::default().with_ack_timeout(Duration::from_millis(300));
     assert!(matches!(
         send_hello(addr, &peer(1), &config).await,
         Err(TransportError::Timeout { .. })

@@ -214,8 +214,7 @@ async fn each_failed_check_of_a_ping_is_rejected_and_counted() {
     let server_id = Arc::new(Identity::generate());
     let to = server_id.peer_id();
     let client = Identity::generate();
-    let skew = u64::try_from(TransportConfig::default().timestamp_window().as_millis())
-        .expect("ms")
+    let skew = u64::try_from(TransportConfig::default().timestamp_window.as_millis()).expect("ms")
         + 60_000;
     let ping = |to, ts| SignedPing::sign(&client, to, Nonce::random(), ts, PORT);
 
@@ -263,8 +262,7 @@ async fn each_failed_check_of_a_bye_is_rejected_and_counted() {
     let server_id = Arc::new(Identity::generate());
     let to = server_id.peer_id();
     let client = Identity::generate();
-    let skew = u64::try_from(TransportConfig::default().timestamp_window().as_millis())
-        .expect("ms")
+    let skew = u64::try_from(TransportConfig::default().timestamp_window.as_millis()).expect("ms")
         + 60_000;
     let bye = |to, ts| SignedBye::sign(&client, to, Nonce::random(), ts);
 
@@ -450,7 +448,8 @@ async fn greeter_ping_and_bye_are_verified_by_a_server_with_identity() {
         Arc::clone(&client_id),
         Some(PORT),
         TransportConfig::default(),
-    );
+    )
+    .expect("the default config is valid");
     let addr = server.local_addr();
 
     let pinged = greeter
@@ -490,7 +489,8 @@ async fn greeter_ping_and_bye_are_unverified_by_a_server_without_identity() {
         Arc::new(Identity::generate()),
         Some(PORT),
         TransportConfig::default(),
-    );
+    )
+    .expect("the default config is valid");
     let peer = Identity::generate().peer_id();
     let pinged = greeter.ping(server.local_addr(), &peer).await.expect("ACK");
     assert!(!pinged.is_verified(), "alive but unverified");
@@ -580,7 +580,8 @@ async fn bad_acks_to_pings_and_byes_are_rejected_like_greetings() {
         Arc::new(Identity::generate()),
         Some(PORT),
         TransportConfig::default(),
-    );
+    )
+    .expect("the default config is valid");
     let impostor = Identity::generate();
     let impostor_id = impostor.peer_id();
     let wrong_peer =
@@ -635,11 +636,9 @@ async fn bad_acks_to_pings_and_byes_are_rejected_like_greetings() {
 
 #[tokio::test]
 async fn pings_share_the_hello_rate_bucket() {
-    let config = TransportConfig::builder()
-        .hello_rate_burst(3)
-        .hello_rate_per_sec(1)
-        .build()
-        .expect("config");
+    let config = TransportConfig::default()
+        .with_hello_rate_burst(3)
+        .with_hello_rate_per_sec(1);
     let server_id = Arc::new(Identity::generate());
     let (server, _events) = start_signed_with(&server_id, config).await;
     let client = Identity::generate();

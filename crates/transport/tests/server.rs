@@ -20,10 +20,7 @@ fn padded_hello(total: usize) -> Vec<u8> {
 }
 
 fn short_timeouts() -> TransportConfig {
-    TransportConfig::builder()
-        .read_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap()
+    TransportConfig::default().with_read_timeout(Duration::from_millis(200))
 }
 
 #[tokio::test]
@@ -58,10 +55,7 @@ async fn line_of_1025_bytes_is_closed_without_ack() {
 
 #[tokio::test]
 async fn custom_line_limit_is_enforced_at_the_boundary() {
-    let config = TransportConfig::builder()
-        .max_line_bytes(256)
-        .build()
-        .unwrap();
+    let config = TransportConfig::default().with_max_line_bytes(256);
     let (server, _events) = start(config).await;
     assert_eq!(
         raw_exchange(server.local_addr(), &padded_hello(256), true).await,
@@ -248,11 +242,9 @@ async fn several_lines_on_one_connection_are_acked_in_order() {
 async fn fifty_concurrent_clients_are_all_acked() {
     // All from 127.0.0.1: lift the per-source limits (16 connections, a
     // burst of 20 HELLOs by default) that would otherwise apply.
-    let config = TransportConfig::builder()
-        .max_connections_per_source(64)
-        .hello_rate_burst(64)
-        .build()
-        .unwrap();
+    let config = TransportConfig::default()
+        .with_max_connections_per_source(64)
+        .with_hello_rate_burst(64);
     let (server, mut events) = start(config).await;
     let addr = server.local_addr();
     let clients: Vec<_> = (0..50u8)
@@ -283,10 +275,7 @@ async fn fifty_concurrent_clients_are_all_acked() {
 
 #[tokio::test]
 async fn connections_beyond_max_connections_wait_for_a_slot() {
-    let config = TransportConfig::builder()
-        .max_connections(1)
-        .build()
-        .unwrap();
+    let config = TransportConfig::default().with_max_connections(1);
     let (server, _events) = start(config).await;
     let addr = server.local_addr();
     let mut first = TcpStream::connect(addr).await.unwrap();
@@ -369,11 +358,9 @@ async fn after_shutdown_the_port_refuses_connections() {
 
 #[tokio::test]
 async fn shutdown_closes_idle_connections_without_waiting_for_timeouts() {
-    let config = TransportConfig::builder()
-        .read_timeout(Duration::from_secs(600))
-        .shutdown_grace(Duration::from_secs(600))
-        .build()
-        .unwrap();
+    let config = TransportConfig::default()
+        .with_read_timeout(Duration::from_secs(600))
+        .with_shutdown_grace(Duration::from_secs(600));
     let (server, _events) = start(config).await;
     let mut idle = TcpStream::connect(server.local_addr()).await.unwrap();
     stats_when(&server, |s| s.connections_accepted == 1).await;
@@ -385,11 +372,9 @@ async fn shutdown_closes_idle_connections_without_waiting_for_timeouts() {
 
 #[tokio::test]
 async fn shutdown_lets_a_line_in_progress_finish_within_the_grace() {
-    let config = TransportConfig::builder()
-        .read_timeout(Duration::from_secs(600))
-        .shutdown_grace(Duration::from_secs(600))
-        .build()
-        .unwrap();
+    let config = TransportConfig::default()
+        .with_read_timeout(Duration::from_secs(600))
+        .with_shutdown_grace(Duration::from_secs(600));
     let (server, _events) = start(config).await;
     let addr = server.local_addr();
     let line = hello_line(&peer(8));
@@ -413,11 +398,9 @@ async fn shutdown_lets_a_line_in_progress_finish_within_the_grace() {
 
 #[tokio::test]
 async fn shutdown_aborts_a_stalled_line_after_the_grace() {
-    let config = TransportConfig::builder()
-        .read_timeout(Duration::from_secs(600))
-        .shutdown_grace(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let config = TransportConfig::default()
+        .with_read_timeout(Duration::from_secs(600))
+        .with_shutdown_grace(Duration::from_millis(200));
     let (server, _events) = start(config).await;
     let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
     stream.write_all(b"{\"type\":").await.unwrap();

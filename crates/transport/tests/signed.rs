@@ -95,7 +95,8 @@ async fn signed_round_trip_verifies_both_sides() {
         Arc::clone(&client_id),
         Some(PORT),
         TransportConfig::default(),
-    );
+    )
+    .expect("the default config is valid");
 
     let greeting = greeter
         .greet(server.local_addr(), &server_id.peer_id())
@@ -185,7 +186,8 @@ async fn a_server_without_identity_acks_signed_hellos_unverified() {
         Arc::clone(&client_id),
         Some(PORT),
         TransportConfig::default(),
-    );
+    )
+    .expect("the default config is valid");
     let greeting = greeter
         .greet(server.local_addr(), &expected)
         .await
@@ -304,7 +306,7 @@ async fn a_hello_for_another_peer_is_a_wrong_addressee() {
 
 #[tokio::test]
 async fn old_and_future_timestamps_are_rejected() {
-    let window = TransportConfig::default().timestamp_window();
+    let window = TransportConfig::default().timestamp_window;
     let skew = u64::try_from(window.as_millis()).expect("ms") + 60_000;
     for (what, ts) in [("old", now_ms() - skew), ("future", now_ms() + skew)] {
         let server_id = Arc::new(Identity::generate());
@@ -428,7 +430,8 @@ async fn an_ack_from_another_peer_is_rejected_and_counted() {
         Arc::new(Identity::generate()),
         Some(PORT),
         TransportConfig::default(),
-    );
+    )
+    .expect("the default config is valid");
     let error = tokio::time::timeout(TEST_DEADLINE, greeter.greet(addr, &expected))
         .await
         .expect("in time")
@@ -454,7 +457,8 @@ async fn ack_checks_each_have_their_counter() {
         Arc::new(Identity::generate()),
         Some(PORT),
         TransportConfig::default(),
-    );
+    )
+    .expect("the default config is valid");
     let s1 = Arc::clone(&server);
     let other_nonce =
         scripted_server(move |h| ack_line(SignedAck::sign(&s1, h.from, Nonce::random()))).await;

@@ -118,10 +118,9 @@ fn members(set: &ValidatorSet) -> BTreeSet<PeerId> {
 }
 
 async fn check(policy: ValidatorPolicy, commits: Vec<Commit>) -> Result<(), TestCaseError> {
-    let reg = PeerRegistry::with_config(ObserverRegistryConfig {
-        max_consecutive_failures: 1_000,
-        ..Default::default()
-    })
+    let reg = PeerRegistry::with_config(
+        ObserverRegistryConfig::default().with_max_consecutive_failures(1_000),
+    )
     .expect("valid config");
     let obs = Arc::new(ValidatorObserver::with_change_capacity(policy, 4_096).expect("capacity"));
     let saboteur = Arc::new(Saboteur::default());

@@ -39,17 +39,19 @@ pub enum InterfaceSelection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MdnsConfig {
-    /// DNS-SD service type to publish and browse, `_name._tcp.local.`.
-    /// Default [`wire::SERVICE_TYPE`] (`_tazcom._tcp.local.`).
+    /// DNS-SD service type to publish and browse, `_name._tcp.local.` (name
+    /// as [`validate_service_type`] requires). Default [`wire::SERVICE_TYPE`]
+    /// (`_tazcom._tcp.local.`).
     pub service_type: String,
-    /// UDP port of mDNS. Default 5353 (RFC 6762). Other values only reach
-    /// peers configured with the same port (tests, development).
+    /// UDP port of mDNS, not 0. Default 5353 (RFC 6762). Other values only
+    /// reach peers configured with the same port (tests, development).
     pub mdns_port: u16,
-    /// Interfaces to publish and browse on. Default: all non-loopback.
+    /// Interfaces to publish and browse on; a named list must hold at least
+    /// one non-blank name. Default: all non-loopback.
     pub interfaces: InterfaceSelection,
-    /// Upper bound on `shutdown`, all steps together. Default 3000 ms.
+    /// Upper bound on `shutdown`, all steps together; > 0. Default 3000 ms.
     pub shutdown_timeout: Duration,
-    /// Capacity of the event channel returned by `start` (events).
+    /// Capacity of the event channel returned by `start`, events, ≥ 1.
     /// Default 256.
     pub event_capacity: usize,
     /// Report [`DiscoveryEvent::Probing`](crate::DiscoveryEvent::Probing)

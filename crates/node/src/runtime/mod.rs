@@ -68,6 +68,7 @@ pub(crate) async fn start(plan: Plan) -> Result<Handle, StartError> {
             Some(local_addr.port()),
             plan.transport,
         )
+        .expect("Listener::bind has validated this config")
     });
     let local = LocalService {
         peer_id: me,
