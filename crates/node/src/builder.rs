@@ -126,11 +126,9 @@ impl NodeBuilder {
         self
     }
 
-    /// Transport limits and timeouts, validated by
-    /// [`Listener::bind`](tazcom_transport::Listener::bind) in
-    /// [`start`](Self::start): a refused config is [`StartError::Bind`] with
-    /// [`TransportError::Config`](tazcom_transport::TransportError::Config)
-    /// as its source.
+    /// Transport limits and timeouts, validated by [`start`](Self::start)
+    /// before anything starts: a refused config is
+    /// [`StartError::TransportConfig`].
     pub fn transport(mut self, config: TransportConfig) -> Self {
         self.transport = config;
         self
@@ -233,13 +231,17 @@ impl NodeBuilder {
     /// [`NodeEvent::Ready`](crate::NodeEvent::Ready).
     ///
     /// # Errors
-    /// [`StartError::Config`] (a setting out of range),
+    /// [`StartError::Config`] or [`StartError::TransportConfig`] (a setting
+    /// out of range, before anything starts),
     /// [`StartError::Identity`] (key file), [`StartError::Registry`] or
     /// [`StartError::Observer`] (registry config, observer registration),
     /// [`StartError::Bind`], [`StartError::Discovery`] (a source failed to
     /// start; those already started are stopped).
     pub async fn start(self) -> Result<Node, StartError> {
         self.config.validate()?;
+        self.transport
+            .validate()
+            .map_err(StartError::TransportConfig)?;
         let identity = Arc::new(match self.identity {
             IdentitySource::Generate => Identity::generate(),
             IdentitySource::KeyFile(path) => {

@@ -13,6 +13,10 @@ pub enum StartError {
     /// A setting is out of range (see [`ConfigError`]).
     #[error("invalid node config")]
     Config(#[from] ConfigError),
+    /// The transport configuration is out of range
+    /// (`TransportConfig::validate`); checked before anything starts.
+    #[error("invalid transport config")]
+    TransportConfig(#[source] tazcom_transport::ConfigError),
     /// The key file could not be loaded or created.
     #[error("cannot load the identity")]
     Identity(#[source] tazcom_identity::KeyFileError),

@@ -78,6 +78,19 @@ async fn a_zero_event_capacity_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_range_transport_config_is_refused_before_binding() {
+    let addr = common::closed_port();
+    let bad = tazcom_node::TransportConfig::default().with_max_connections(0);
+    let result = builder().listen(addr).transport(bad).start().await;
+    assert!(
+        matches!(result, Err(StartError::TransportConfig(_))),
+        "{result:?}"
+    );
+    let connect = tokio::net::TcpStream::connect(addr).await;
+    assert!(connect.is_err(), "nothing was bound at {addr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_mdns_config_fails_start_before_any_multicast() {
     // Refused by MdnsConfig::validate, before a daemon or socket exists.
     let config = common::mdns_config("_tazcom._tcp.local"); // no trailing dot
