@@ -14,11 +14,11 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use tazcom_dht::DhtConfig;
-use tazcom_discovery::MdnsConfig;
-use tazcom_mesh::Reachability;
-use tazcom_node::{Node, NodeEvent};
-use tazcom_validators::ValidatorPolicy;
+use tazcom_node::dht::DhtConfig;
+
+use tazcom_node::mesh::Reachability;
+use tazcom_node::validators::ValidatorPolicy;
+use tazcom_node::{MdnsConfig, Node, NodeEvent};
 use tokio::sync::broadcast::error::RecvError;
 
 /// Run a node and watch its routing table, mesh and validator set.
@@ -33,13 +33,13 @@ struct Args {
     #[arg(long = "interface", value_name = "NAME")]
     interfaces: Vec<String>,
     /// DNS-SD service type to publish and browse.
-    #[arg(long, default_value = tazcom_discovery::wire::SERVICE_TYPE)]
+    #[arg(long, default_value = tazcom_node::discovery::wire::SERVICE_TYPE)]
     service_type: String,
     /// Announce this node as a validator (TXT `caps=validator`).
     #[arg(long)]
     validator: bool,
     /// Kademlia bucket size k.
-    #[arg(long, default_value_t = tazcom_dht::DEFAULT_K)]
+    #[arg(long, default_value_t = tazcom_node::dht::DEFAULT_K)]
     k: usize,
 }
 

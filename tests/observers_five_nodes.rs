@@ -11,12 +11,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{random_service_type, require_private_network};
-use tazcom_dht::DhtConfig;
-use tazcom_discovery::MdnsConfig;
-use tazcom_identity::PeerId;
-use tazcom_mesh::Reachability;
-use tazcom_node::Node;
-use tazcom_validators::ValidatorPolicy;
+use tazcom_node::dht::DhtConfig;
+
+use tazcom_node::identity::PeerId;
+use tazcom_node::mesh::Reachability;
+use tazcom_node::validators::ValidatorPolicy;
+use tazcom_node::{MdnsConfig, Node};
 
 /// What one node's observers say, sorted, for comparison.
 #[derive(Debug, PartialEq, Eq)]
