@@ -68,8 +68,9 @@ impl Actor {
         });
         let mut discovery_open = true;
         loop {
+            // Not `biased`: a flood on one queue (HELLOs from a hostile LAN)
+            // must not starve the others (task results, the liveness tick).
             let input = tokio::select! {
-                biased;
                 command = inbox.commands.recv() => match command {
                     Some(Command::Leave(reply)) => {
                         self.leave(reply);
