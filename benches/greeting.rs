@@ -28,10 +28,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use tazcom_identity::{Identity, PeerId};
-use tazcom_transport::SignedMessage;
-use tazcom_transport::{
-    send_hello, Greeter, Listener, Nonce, Server, SignedAck, SignedHello, TransportConfig,
-};
+use tazcom_transport::config::MAX_RATE_LIMIT_SETTING;
+use tazcom_transport::wire::{Nonce, SignedAck, SignedHello, SignedMessage};
+use tazcom_transport::{send_hello, Greeter, Listener, Server, TransportConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -54,8 +53,8 @@ fn loopback() -> SocketAddr {
 /// exists for floods, not for this measurement.
 fn bench_config() -> TransportConfig {
     TransportConfig::default()
-        .with_hello_rate_burst(tazcom_transport::MAX_RATE_LIMIT_SETTING)
-        .with_hello_rate_per_sec(tazcom_transport::MAX_RATE_LIMIT_SETTING)
+        .with_hello_rate_burst(MAX_RATE_LIMIT_SETTING)
+        .with_hello_rate_per_sec(MAX_RATE_LIMIT_SETTING)
 }
 
 /// A transport server on loopback whose HELLO events are drained (a node

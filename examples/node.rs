@@ -48,7 +48,7 @@ struct Args {
     #[arg(long, default_value = tazcom_node::discovery::wire::SERVICE_TYPE)]
     service_type: String,
     /// mDNS UDP port.
-    #[arg(long, default_value_t = tazcom_node::discovery::DEFAULT_MDNS_PORT)]
+    #[arg(long, default_value_t = tazcom_node::discovery::config::DEFAULT_MDNS_PORT)]
     mdns_port: u16,
     /// A static peer `PEERID@IP:PORT`, repeatable (for networks without multicast).
     #[arg(long = "peer", value_name = "PEERID@IP:PORT")]

@@ -13,7 +13,9 @@ use std::io;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Waker};
 
-use tazcom_transport::{FrameError, FrameReader, ParsedLine, DEFAULT_MAX_LINE_BYTES};
+use tazcom_transport::config::DEFAULT_MAX_LINE_BYTES;
+use tazcom_transport::error::FrameError;
+use tazcom_transport::wire::{FrameReader, ParsedLine};
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// Runs one input; see the module docs.

@@ -1,12 +1,10 @@
-//! Error types of this crate, one enum per concern.
-//!
-//! - [`DiscoveryError`]: a discovery source could not be configured, started
-//!   or shut down.
-//! - [`ServiceTypeError`]: a DNS-SD service type is not of the form
-//!   `_name._tcp.local.` (RFC 6763 §7).
-//! - [`StaticPeerError`]: a static peer entry is not `PEERID@IP:PORT`.
-//!
-//! Bad data received from the network is never an error here: it becomes a
+//! The errors of this crate. [`DiscoveryError`] (a discovery source could
+//! not be configured, started or shut down) is what a node sees, and is also
+//! at the crate root; the typed causes it carries are only here:
+//! [`ServiceTypeError`] (a DNS-SD service type is not of the form
+//! `_name._tcp.local.`, RFC 6763 §7) and [`StaticPeerError`] (a static peer
+//! entry is not `PEERID@IP:PORT`). Bad data received from the network is
+//! never an error here: it becomes a
 //! [`DiscoveryEvent::Rejected`](crate::DiscoveryEvent::Rejected) event with a
 //! [`RejectReason`](crate::RejectReason).
 

@@ -66,7 +66,13 @@
 //!   them as [`DiscoveryEvent::Probing`] hints, about 1 s before they are
 //!   `Discovered` ([`MdnsConfig::probe_hints`], IPv4 only).
 //! - [`StaticDiscovery`]: a fixed list of [`StaticPeer`]s.
-//! - [`wire`]: the published names and TXT keys (docs/wire.md).
+//! - [`config`]: [`MdnsConfig`]'s defaults and bounds, the interface
+//!   selection and the service-type check.
+//! - [`error`]: the errors; [`DiscoveryError`] is also at the root, the
+//!   typed causes it carries (`ServiceTypeError`, `StaticPeerError`) only
+//!   here.
+//! - [`wire`]: the published names and TXT keys (docs/wire.md), and the
+//!   instance name prefix of static peers.
 //!
 //! Received data is never trusted: an instance with a missing or invalid
 //! TXT `id` becomes [`DiscoveryEvent::Rejected`], is counted in
@@ -75,7 +81,8 @@
 //! not even announced yet and should lead to nothing but such a check. See
 //! docs/discovery.md.
 
-mod error;
+pub mod config;
+pub mod error;
 mod event;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -86,12 +93,11 @@ mod static_source;
 mod stats;
 pub mod wire;
 
-pub use error::{DiscoveryError, ServiceTypeError, StaticPeerError};
+// What a node user needs, at the root; the rest is in `config`, `error` and
+// `wire`.
+pub use error::DiscoveryError;
 pub use event::{DiscoveryEvent, PeerInfo, RejectReason};
-pub use mdns::{
-    validate_service_type, InterfaceSelection, MdnsConfig, MdnsDiscovery, DEFAULT_EVENT_CAPACITY,
-    DEFAULT_MDNS_PORT, DEFAULT_SHUTDOWN_TIMEOUT, SERVICE_NAME_MAX_LEN,
-};
+pub use mdns::{MdnsConfig, MdnsDiscovery};
 pub use source::{Discovery, LocalService};
-pub use static_source::{StaticDiscovery, StaticPeer, STATIC_INSTANCE_PREFIX};
+pub use static_source::{StaticDiscovery, StaticPeer};
 pub use stats::DiscoveryStats;

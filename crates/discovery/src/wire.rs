@@ -1,6 +1,10 @@
 //! The DNS-SD names and TXT keys a TAZCOM node publishes (docs/wire.md),
-//! shared with the Python prototype (python-zeroconf).
+//! shared with the Python prototype (python-zeroconf), and
+//! [`STATIC_INSTANCE_PREFIX`], the instance name
+//! [`StaticDiscovery`](crate::StaticDiscovery) gives its peers in place of a
+//! DNS-SD one (never published).
 
+pub use crate::static_source::STATIC_INSTANCE_PREFIX;
 use tazcom_identity::PeerId;
 
 use crate::error::DiscoveryError;

@@ -17,7 +17,7 @@ use tazcom_discovery::{DiscoveryEvent, PeerInfo, StaticPeer};
 use tazcom_identity::{Identity, PeerId};
 use tazcom_node::{GreetFailure, GreetingPolicy, Node, NodeEvent};
 use tazcom_registry::Source;
-use tazcom_transport::{FrameReader, Message, ParsedLine, SignedAck};
+use tazcom_transport::wire::{FrameReader, Message, ParsedLine, SignedAck};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 

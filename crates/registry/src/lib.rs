@@ -70,7 +70,7 @@ mod event;
 mod observer;
 mod registry;
 mod state;
-mod stats;
+pub mod stats;
 
 pub use batch::{BatchOutcome, BatchUpdate};
 pub use config::ObserverRegistryConfig;
@@ -81,5 +81,5 @@ pub use observer::{
     AsyncObserver, Criticality, Observer, ObserverError, ObserverHandle, ObserverOptions,
 };
 pub use registry::{PeerRegistry, Upsert};
-pub use stats::{EvictedObserver, LatencyStats, ObserverStats, RegistryStats};
+pub use stats::RegistryStats;
 pub use tazcom_identity::PeerId;

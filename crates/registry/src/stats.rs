@@ -1,4 +1,11 @@
-//! Counters and the stats snapshot.
+//! The registry's statistics: [`RegistryStats`] (also at the crate root),
+//! the snapshot [`PeerRegistry::stats`](crate::PeerRegistry::stats)
+//! returns, and the types it carries: [`ObserverStats`] per registered
+//! observer with its [`LatencyStats`], and [`EvictedObserver`] for each
+//! observer the registry removed. A user reads them through
+//! `RegistryStats`; they are named here for code that keeps or compares
+//! them (metrics exporters, tests). The counters are explained in
+//! `docs/registry.md`.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};

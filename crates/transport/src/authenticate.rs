@@ -122,8 +122,8 @@ mod tests {
         let client = Identity::from_seed([2; 32]);
         let hello = SignedHello::sign(&client, server_id.peer_id(), Nonce::random(), NOW, 1);
         let admitted = auth.check(&hello, NOW).unwrap();
-        let crate::ParsedLine::Message(crate::Message::SignedAck(ack)) =
-            crate::ParsedLine::parse(admitted.reply.trim_end()).unwrap()
+        let crate::wire::ParsedLine::Message(crate::wire::Message::SignedAck(ack)) =
+            crate::wire::ParsedLine::parse(admitted.reply.trim_end()).unwrap()
         else {
             panic!("not a signed ACK: {}", admitted.reply);
         };
@@ -238,10 +238,10 @@ mod tests {
         let admitted = auth.check(&ping, NOW).unwrap();
         let expected = SignedAck::sign(&server_id, client.peer_id(), nonce);
         assert_eq!(
-            crate::ParsedLine::parse(admitted.reply.trim_end()),
-            Ok(crate::ParsedLine::Message(crate::Message::SignedAck(
-                expected
-            )))
+            crate::wire::ParsedLine::parse(admitted.reply.trim_end()),
+            Ok(crate::wire::ParsedLine::Message(
+                crate::wire::Message::SignedAck(expected)
+            ))
         );
         // One (sender, nonce) pair is accepted once, whatever the type.
         let bye = SignedBye::sign(&client, server_id.peer_id(), nonce, NOW);

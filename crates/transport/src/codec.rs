@@ -22,7 +22,8 @@ const INITIAL_BUFFER_BYTES: usize = 1024;
 /// [`FrameError::Io`] the stream is no longer usable; close it.
 ///
 /// ```
-/// use tazcom_transport::{FrameError, FrameReader};
+/// use tazcom_transport::error::FrameError;
+/// use tazcom_transport::wire::FrameReader;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), FrameError> {

@@ -1,4 +1,9 @@
-//! [`TransportConfig`]: limits and timeouts of the listener and the client.
+//! [`TransportConfig`] (also at the crate root) and the constants beside it:
+//! the defaults it starts from (`DEFAULT_*`) and the bounds its validation
+//! enforces (`MIN_LINE_BYTES`, `MAX_*`). A node only needs
+//! [`TransportConfig`]; these constants are for code that sets a limit
+//! relative to the default or up to its bound (benches, load tests, tools).
+//! The values are explained in `docs/transport.md`.
 
 use std::time::Duration;
 

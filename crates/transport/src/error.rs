@@ -1,14 +1,16 @@
-//! Error types of this crate, one enum per concern.
+//! The errors of this crate, one enum per concern. [`TransportError`] (a
+//! refused config, binding, connecting, sending, awaiting `ACK`) and
+//! [`ConfigError`] (a [`TransportConfig`](crate::TransportConfig) value out
+//! of range) are what a node sees, and are also at the crate root; the
+//! others are carried inside their variants or returned by the [`wire`]
+//! layer: [`AckRejection`] (why a signed ACK was refused), [`TimeoutPhase`]
+//! (which step ran out of time), [`FrameError`] (the byte stream could not be
+//! cut into lines, [`FrameReader`](crate::wire::FrameReader)),
+//! [`ParseError`] (a received line is not an acceptable message) and
+//! [`EncodeError`] (a message cannot be put on the wire). Limits and formats
+//! are specified in `docs/wire.md`.
 //!
-//! - [`TransportError`]: a refused config, binding, connecting, sending and
-//!   awaiting `ACK`;
-//!   [`AckRejection`] says why a signed ACK was refused.
-//! - [`ParseError`]: a received line is not an acceptable message.
-//! - [`FrameError`]: the byte stream could not be cut into lines.
-//! - [`EncodeError`]: a message cannot be put on the wire.
-//! - [`ConfigError`]: a [`TransportConfig`](crate::TransportConfig) value is out of range.
-//!
-//! Limits and formats are specified in `docs/wire.md`.
+//! [`wire`]: crate::wire
 
 use std::fmt;
 use std::io;
@@ -229,7 +231,7 @@ impl fmt::Display for AckRejection {
 ///
 /// A well-formed JSON object with a string `type` that this crate does not
 /// know is *not* an error: it parses to
-/// [`ParsedLine::Unknown`](crate::ParsedLine::Unknown).
+/// [`ParsedLine::Unknown`](crate::wire::ParsedLine::Unknown).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
@@ -282,7 +284,7 @@ pub enum ParseError {
     },
 }
 
-/// The byte stream could not be cut into a line (see [`FrameReader`](crate::FrameReader)).
+/// The byte stream could not be cut into a line (see [`FrameReader`](crate::wire::FrameReader)).
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     /// `limit` bytes arrived without a newline: the line (with its `\n`)

@@ -46,17 +46,32 @@
 //!
 //! # Layers
 //!
-//! - [`Message`] / [`ParsedLine`] (`message.rs`): the JSON messages and
-//!   their exact line encoding; [`SignedHello`], [`SignedAck`], [`Nonce`]
-//!   (`signed.rs`): the signed greeting and the bytes it signs;
+//! The crate root holds what a node needs: [`Listener`] / [`Server`],
+//! [`Greeter`] / [`Greeting`], [`TransportConfig`], [`InboundEvent`],
+//! [`TransportStats`] / [`RejectReason`], and the two errors it returns,
+//! [`TransportError`] and [`ConfigError`]. The rest is in three modules:
+//!
+//! - [`wire`]: the line protocol itself. [`Message`](wire::Message) /
+//!   [`ParsedLine`](wire::ParsedLine) (`message.rs`): the JSON messages and
+//!   their exact line encoding; [`SignedHello`](wire::SignedHello),
+//!   [`SignedAck`](wire::SignedAck), [`Nonce`](wire::Nonce) (`signed.rs`):
+//!   the signed greeting and the bytes it signs;
 //!   [`SignedPing`](wire::SignedPing), [`SignedBye`](wire::SignedBye)
 //!   (`liveness.rs`): the signed liveness check and departure notice
-//!   (`docs/wire.md` §3.7); [`SignedMessage`] (`signed.rs`): what the four
-//!   signed messages share, written once: the bytes a signature covers and
-//!   its verification. All message types and wire constants are in
-//!   [`wire`].
-//! - [`FrameReader`] (`codec.rs`): bounded `\n` framing (1024 bytes by
-//!   default, newline included).
+//!   (`docs/wire.md` §3.7); [`SignedMessage`](wire::SignedMessage)
+//!   (`signed.rs`): what the four signed messages share, written once: the
+//!   bytes a signature covers and its verification;
+//!   [`FrameReader`](wire::FrameReader) (`codec.rs`): bounded `\n` framing
+//!   (1024 bytes by default, newline included); the wire constants.
+//! - [`config`]: [`TransportConfig`]'s defaults and bounds (`DEFAULT_*`,
+//!   `MAX_*`, `MIN_LINE_BYTES`).
+//! - [`error`]: the errors, including the types carried inside
+//!   [`TransportError`] variants ([`AckRejection`](error::AckRejection),
+//!   [`TimeoutPhase`](error::TimeoutPhase), [`FrameError`](error::FrameError),
+//!   [`ParseError`](error::ParseError), [`EncodeError`](error::EncodeError)).
+//!
+//! Behind them:
+//!
 //! - [`Listener`] / [`Server`] (`server.rs`, `connection.rs`): accept,
 //!   answer each valid line with `ACK\n` (a verified signed HELLO, PING or
 //!   BYE with a signed ACK, `authenticate.rs`, `replay.rs`), report HELLOs,
@@ -79,9 +94,9 @@
 mod authenticate;
 mod client;
 mod codec;
-mod config;
+pub mod config;
 mod connection;
-mod error;
+pub mod error;
 mod event;
 mod greeter;
 mod limits;
@@ -93,24 +108,15 @@ mod signed;
 mod stats;
 pub mod wire;
 
+// What a node user needs, at the root; the rest is in `config`, `error` and
+// `wire`.
 #[cfg(feature = "test-support")]
 pub use client::{send_hello, send_line, send_message};
-pub use codec::FrameReader;
-pub use config::{
-    TransportConfig, DEFAULT_ACK_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HELLO_RATE_BURST,
-    DEFAULT_HELLO_RATE_PER_SEC, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
-    DEFAULT_MAX_LINE_BYTES, DEFAULT_RATE_LIMIT_SOURCES, DEFAULT_READ_TIMEOUT,
-    DEFAULT_REPLAY_CACHE_CAPACITY, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TIMESTAMP_WINDOW,
-    DEFAULT_WRITE_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_LINE_BYTES, MAX_RATE_LIMIT_SETTING,
-    MAX_REPLAY_CACHE_CAPACITY, MAX_TIMEOUT, MIN_LINE_BYTES,
-};
-pub use error::{
-    AckRejection, ConfigError, EncodeError, FrameError, ParseError, TimeoutPhase, TransportError,
-};
+pub use config::TransportConfig;
+pub use error::{ConfigError, TransportError};
 pub use event::InboundEvent;
 #[cfg(feature = "test-support")]
 pub use greeter::{send_signed_bye, send_signed_hello, send_signed_ping};
 pub use greeter::{Greeter, Greeting};
 pub use server::{Listener, Server};
 pub use stats::{RejectReason, TransportStats};
-pub use wire::{Message, Nonce, ParsedLine, SignedAck, SignedHello, SignedMessage};

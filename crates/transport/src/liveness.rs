@@ -67,7 +67,7 @@ pub struct SignedPing {
     pub ts_ms: u64,
     /// The sender's TCP listen port; 0 when it does not listen.
     pub port: u16,
-    /// Ed25519 signature by `from` over [`SignedMessage::signed_bytes`](crate::SignedMessage::signed_bytes).
+    /// Ed25519 signature by `from` over [`SignedMessage::signed_bytes`](crate::wire::SignedMessage::signed_bytes).
     pub sig: Signature,
 }
 
@@ -124,7 +124,7 @@ pub struct SignedBye {
     pub nonce: Nonce,
     /// The sender's clock when it signed, unix time in ms (wire field `ts`).
     pub ts_ms: u64,
-    /// Ed25519 signature by `from` over [`SignedMessage::signed_bytes`](crate::SignedMessage::signed_bytes).
+    /// Ed25519 signature by `from` over [`SignedMessage::signed_bytes`](crate::wire::SignedMessage::signed_bytes).
     pub sig: Signature,
 }
 

@@ -23,7 +23,7 @@ pub const MAX_LINE_BYTES: usize = 1024;
 pub const ACK_LINE: &[u8; 4] = b"ACK\n";
 
 /// The reply line without its newline, as returned by
-/// [`FrameReader::read_frame`](crate::FrameReader::read_frame).
+/// [`FrameReader::read_frame`](crate::wire::FrameReader::read_frame).
 pub const ACK: &[u8; 3] = b"ACK";
 
 /// Length in bytes of an encoded legacy HELLO line, newline included:
@@ -45,12 +45,12 @@ pub const HELLO_LINE_BYTES: usize = 91;
 ///
 /// ```
 /// use tazcom_identity::PeerId;
-/// use tazcom_transport::Message;
+/// use tazcom_transport::wire::Message;
 ///
 /// let hello = Message::hello(PeerId::from_bytes([0xab; 32]));
 /// let line = hello.encode_line()?;
 /// assert_eq!(line, format!("{{\"type\":\"HELLO\",\"from\":\"{}\"}}\n", "ab".repeat(32)));
-/// # Ok::<(), tazcom_transport::EncodeError>(())
+/// # Ok::<(), tazcom_transport::error::EncodeError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

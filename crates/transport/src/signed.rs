@@ -99,7 +99,7 @@ impl fmt::Debug for Nonce {
 ///
 /// ```
 /// use tazcom_identity::Identity;
-/// use tazcom_transport::{Nonce, SignedAck, SignedMessage};
+/// use tazcom_transport::wire::{Nonce, SignedAck, SignedMessage};
 ///
 /// let (server, client) = (Identity::generate(), Identity::generate());
 /// let ack = SignedAck::sign(&server, client.peer_id(), Nonce::random());
@@ -195,7 +195,7 @@ use sealed::Parts;
 /// Implements [`SignedMessage`] for a struct with the fields `from`, `to`,
 /// `nonce`, `sig` and the optional ones it lists (`ts_ms`, `port`), given
 /// its wire `type`, domain and wire fields (besides `type`, in order). Its
-/// [`Message`](crate::Message) variant has its name.
+/// [`Message`](crate::wire::Message) variant has its name.
 macro_rules! signed_message {
     ($name:ident { $($optional:ident),* }, $wire_type:literal, $domain:expr, $fields:expr) => {
         impl $crate::signed::SignedMessage for $name {
@@ -305,7 +305,7 @@ pub(crate) fn from_fields<M: SignedMessage>(fields: &Map<String, Value>) -> Resu
 ///
 /// ```
 /// use tazcom_identity::Identity;
-/// use tazcom_transport::{Nonce, SignedHello, SignedMessage};
+/// use tazcom_transport::wire::{Nonce, SignedHello, SignedMessage};
 ///
 /// let (me, peer) = (Identity::generate(), Identity::generate());
 /// let hello = SignedHello::sign(&me, peer.peer_id(), Nonce::random(), 1_700_000_000_000, 4242);
@@ -365,7 +365,7 @@ signed_message!(
 ///
 /// ```
 /// use tazcom_identity::Identity;
-/// use tazcom_transport::{Nonce, SignedAck, SignedMessage};
+/// use tazcom_transport::wire::{Nonce, SignedAck, SignedMessage};
 ///
 /// let (server, client) = (Identity::generate(), Identity::generate());
 /// let ack = SignedAck::sign(&server, client.peer_id(), Nonce::random());

@@ -1,10 +1,9 @@
-//! The line protocol's message types and constants (`docs/wire.md`).
-//!
-//! Most users only need [`Greeter`](crate::Greeter) and
-//! [`Listener`](crate::Listener); this module is for code that speaks the
-//! protocol line by line (tests, fuzzing, tools). The common types
-//! ([`Message`], [`ParsedLine`], [`SignedHello`], [`SignedAck`],
-//! [`SignedMessage`], [`Nonce`]) are also at the crate root.
+//! The line protocol (`docs/wire.md`): its message types, their exact line
+//! encoding, the signed messages and their signing domains, the framing
+//! reader and the wire constants. Most users only need
+//! [`Greeter`](crate::Greeter) and [`Listener`](crate::Listener); this
+//! module is for code that speaks the protocol line by line (tests, fuzzing,
+//! tools).
 //!
 //! - [`Message`] / [`ParsedLine`] / [`UnknownMessage`]: the JSON messages and
 //!   their exact line encoding; [`ACK`], [`ACK_LINE`], the line limits.
@@ -14,7 +13,11 @@
 //!   notice (`docs/wire.md` §3.7).
 //! - [`SignedMessage`]: what the four signed messages share: the bytes
 //!   their signature covers and its verification.
+//! - [`FrameReader`]: bounded `\n` framing of a byte stream into lines
+//!   (`docs/wire.md`, "Framing"); its errors are
+//!   [`FrameError`](crate::error::FrameError).
 
+pub use crate::codec::FrameReader;
 pub use crate::liveness::{
     SignedBye, SignedPing, BYE_DOMAIN, BYE_SIGNED_LEN, MAX_SIGNED_BYE_LINE_BYTES,
     MAX_SIGNED_PING_LINE_BYTES, PING_DOMAIN, PING_SIGNED_LEN,

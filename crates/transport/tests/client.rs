@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use common::{hello_line, loopback, peer, start, TEST_DEADLINE};
 use tazcom_identity::Identity;
+use tazcom_transport::config::MAX_TIMEOUT;
+use tazcom_transport::error::TimeoutPhase;
+use tazcom_transport::wire::FrameReader;
 use tazcom_transport::{
-    send_hello, send_line, send_signed_hello, ConfigError, FrameReader, Greeter, InboundEvent,
-    Listener, TimeoutPhase, TransportConfig, TransportError, MAX_TIMEOUT,
+    send_hello, send_line, send_signed_hello, ConfigError, Greeter, InboundEvent, Listener,
+    TransportConfig, TransportError,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;

@@ -11,11 +11,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{loopback, raw_exchange, stats_when, TEST_DEADLINE};
 use tazcom_identity::{Identity, PeerId, Signature};
-use tazcom_transport::wire::{SignedBye, SignedPing, SIGNED_ACK_LINE_BYTES};
+use tazcom_transport::error::AckRejection;
+use tazcom_transport::wire::{
+    FrameReader, Message, Nonce, ParsedLine, SignedAck, SignedBye, SignedHello, SignedPing,
+    SIGNED_ACK_LINE_BYTES,
+};
 use tazcom_transport::{
-    send_signed_bye, send_signed_ping, AckRejection, FrameReader, Greeter, InboundEvent, Listener,
-    Message, Nonce, ParsedLine, RejectReason, Server, SignedAck, SignedHello, TransportConfig,
-    TransportError, TransportStats,
+    send_signed_bye, send_signed_ping, Greeter, InboundEvent, Listener, RejectReason, Server,
+    TransportConfig, TransportError, TransportStats,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;

@@ -10,9 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{hello_line, loopback, raw_exchange, stats_when, TEST_DEADLINE};
 use tazcom_identity::{Identity, PeerId};
+use tazcom_transport::error::AckRejection;
+use tazcom_transport::wire::{FrameReader, Message, Nonce, ParsedLine, SignedAck, SignedHello};
 use tazcom_transport::{
-    send_signed_hello, AckRejection, FrameReader, Greeter, InboundEvent, Listener, Message, Nonce,
-    RejectReason, Server, SignedAck, SignedHello, TransportConfig, TransportError, TransportStats,
+    send_signed_hello, Greeter, InboundEvent, Listener, RejectReason, Server, TransportConfig,
+    TransportError, TransportStats,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -152,12 +154,9 @@ async fn the_server_answers_with_a_signed_ack_for_the_same_nonce() {
         "{reply:?}"
     );
     let text = std::str::from_utf8(&reply).expect("UTF-8").trim_end();
-    let parsed = tazcom_transport::ParsedLine::parse(text).expect("parse");
+    let parsed = ParsedLine::parse(text).expect("parse");
     let expected = SignedAck::sign(&server_id, client_id.peer_id(), hello.nonce);
-    assert_eq!(
-        parsed,
-        tazcom_transport::ParsedLine::Message(Message::SignedAck(expected))
-    );
+    assert_eq!(parsed, ParsedLine::Message(Message::SignedAck(expected)));
     server.shutdown().await;
 }
 
@@ -400,9 +399,7 @@ async fn scripted_server(
             .expect("read")
             .expect("a line")
             .to_owned();
-        let Ok(tazcom_transport::ParsedLine::Message(Message::SignedHello(hello))) =
-            tazcom_transport::ParsedLine::parse(&line)
-        else {
+        let Ok(ParsedLine::Message(Message::SignedHello(hello))) = ParsedLine::parse(&line) else {
             panic!("not a signed HELLO: {line}");
         };
         let _ = write_half.write_all(&reply(hello)).await;
