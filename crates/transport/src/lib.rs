@@ -49,7 +49,7 @@
 //! The crate root holds what a node needs: [`Listener`] / [`Server`],
 //! [`Greeter`] / [`Greeting`], [`TransportConfig`], [`InboundEvent`],
 //! [`TransportStats`] / [`RejectReason`], and the two errors it returns,
-//! [`TransportError`] and [`ConfigError`]. The rest is in three modules:
+//! [`TransportError`] and [`ConfigError`]. The rest is in four modules:
 //!
 //! - [`wire`]: the line protocol itself. [`Message`](wire::Message) /
 //!   [`ParsedLine`](wire::ParsedLine) (`message.rs`): the JSON messages and
@@ -63,6 +63,10 @@
 //!   bytes a signature covers and its verification;
 //!   [`FrameReader`](wire::FrameReader) (`codec.rs`): bounded `\n` framing
 //!   (1024 bytes by default, newline included); the wire constants.
+//! - [`session`]: encrypted sessions (`docs/wire.md` §3.8): the `SESSION`
+//!   upgrade line, the Noise XX handshake bound to both peers' ids and to
+//!   the connection's addresses, and encrypted frames. Not yet used by the
+//!   server or a node.
 //! - [`config`]: [`TransportConfig`]'s defaults and bounds (`DEFAULT_*`,
 //!   `MAX_*`, `MIN_LINE_BYTES`).
 //! - [`error`]: the errors, including the types carried inside
@@ -104,6 +108,7 @@ mod liveness;
 mod message;
 mod replay;
 mod server;
+pub mod session;
 mod signed;
 mod stats;
 pub mod wire;
