@@ -162,6 +162,12 @@ async fn a_removed_peer_is_dropped_and_greeted_again_when_it_returns() {
     events
         .expect("HelloAcked", WAIT, common::is_hello_acked(peer))
         .await;
+    // The target greets back; wait for that HELLO, else it could arrive
+    // after the removal and (verified, from an unknown peer) register the
+    // target again, as it should.
+    events
+        .expect("HelloReceived", WAIT, common::is_hello_received(peer))
+        .await;
 
     send(
         &script,
