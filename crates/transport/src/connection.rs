@@ -172,7 +172,7 @@ async fn handle_line(
         }
         ParsedLine::Message(Message::Hello { from }) => {
             debug!(%remote, peer = %from, "legacy HELLO received");
-            deliver_hello(from, remote, false, None, ctx).await;
+            deliver_hello(from, remote, None, ctx).await;
             Ok(Reply::Plain)
         }
         ParsedLine::Message(Message::SignedHello(hello)) => signed_hello(&hello, remote, ctx).await,
@@ -212,12 +212,12 @@ async fn signed_hello(
 ) -> Result<Reply, (RejectReason, String)> {
     let Some(reply) = authenticate(hello, ctx)? else {
         debug!(%remote, peer = %hello.from, "signed HELLO received; no identity to check it with");
-        deliver_hello(hello.from, remote, false, None, ctx).await;
+        deliver_hello(hello.from, remote, None, ctx).await;
         return Ok(Reply::Plain);
     };
     Counters::bump(&ctx.counters.hellos_verified);
     debug!(%remote, peer = %hello.from, "signed HELLO verified");
-    deliver_hello(hello.from, remote, true, hello.listen_port(), ctx).await;
+    deliver_hello(hello.from, remote, Some(hello), ctx).await;
     Ok(reply)
 }
 
@@ -237,6 +237,7 @@ async fn signed_ping(
         from: ping.from,
         remote,
         listen_port: ping.listen_port(),
+        sent_ms: ping.ts_ms,
     };
     deliver(event, remote, ctx).await;
     Ok(reply)
@@ -256,6 +257,7 @@ async fn signed_bye(
     let event = InboundEvent::Bye {
         from: bye.from,
         remote,
+        sent_ms: bye.ts_ms,
     };
     deliver(event, remote, ctx).await;
     Ok(reply)
@@ -315,21 +317,22 @@ fn within_rate(remote: SocketAddr, ctx: &ConnectionContext) -> bool {
     admission.allowed
 }
 
-/// Counts a HELLO and sends it to the node (`listen_port` only for a
-/// verified one).
+/// Counts a HELLO and sends it to the node; `verified` is the signed HELLO
+/// that passed every check (its port and timestamp go to the node), `None`
+/// for one that proves nothing.
 async fn deliver_hello(
     from: PeerId,
     remote: SocketAddr,
-    verified: bool,
-    listen_port: Option<u16>,
+    verified: Option<&SignedHello>,
     ctx: &ConnectionContext,
 ) {
     Counters::bump(&ctx.counters.hellos);
     let event = InboundEvent::Hello {
         from,
         remote,
-        verified,
-        listen_port,
+        verified: verified.is_some(),
+        listen_port: verified.and_then(SignedHello::listen_port),
+        sent_ms: verified.map(|h| h.ts_ms),
     };
     deliver(event, remote, ctx).await;
 }

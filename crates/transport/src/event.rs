@@ -38,6 +38,11 @@ pub enum InboundEvent {
         /// The TCP listen port the sender signed (the `port` field), when
         /// `verified` and not 0; `None` otherwise.
         listen_port: Option<u16>,
+        /// The Unix time in ms the sender signed (`ts`, `docs/wire.md`
+        /// §3.6), when `verified`; `None` otherwise. The sender's clock:
+        /// comparable with its other signed timestamps (e.g. a later BYE),
+        /// not with ours.
+        sent_ms: Option<u64>,
     },
     /// A signed PING passed every check of a server with an identity
     /// (addressee, timestamp, signature by `from`, fresh nonce;
@@ -54,6 +59,8 @@ pub enum InboundEvent {
         /// The TCP listen port the sender signed (the `port` field); `None`
         /// when it sent 0 (not listening).
         listen_port: Option<u16>,
+        /// The Unix time in ms the sender signed (`ts`, §3.7), by its clock.
+        sent_ms: u64,
     },
     /// A signed BYE passed every check of a server with an identity
     /// (`docs/wire.md` §3.7) and is about to be answered with a signed ACK:
@@ -65,6 +72,9 @@ pub enum InboundEvent {
         from: PeerId,
         /// The TCP source address of the connection.
         remote: SocketAddr,
+        /// The Unix time in ms the sender signed (`ts`, §3.7), by its clock:
+        /// a HELLO or PING it signed earlier may still arrive after this BYE.
+        sent_ms: u64,
     },
     /// The server closed a connection without reply (also counted in
     /// [`TransportStats`](crate::TransportStats) as `rejected_<reason>`).

@@ -25,20 +25,23 @@ pub(crate) enum Input {
     /// checked by a greeting before it changes anything.
     Probe(PeerInfo),
     /// A HELLO line was received (transport `InboundEvent::Hello`).
+    /// `sent_ms`: the sender's signed timestamp (verified HELLOs only).
     Hello {
         from: PeerId,
         remote: SocketAddr,
         verified: bool,
         listen_port: Option<u16>,
+        sent_ms: Option<u64>,
     },
-    /// A verified signed PING was received.
+    /// A verified signed PING was received (`sent_ms`: its signed timestamp).
     Ping {
         from: PeerId,
         remote: SocketAddr,
         listen_port: Option<u16>,
+        sent_ms: u64,
     },
-    /// A verified signed BYE was received.
-    Bye { from: PeerId },
+    /// A verified signed BYE was received (`sent_ms`: its signed timestamp).
+    Bye { from: PeerId, sent_ms: u64 },
     /// A layer refused some input from the network.
     Rejected(Rejection),
     /// A greeting task finished.

@@ -30,13 +30,18 @@ impl PeerBook {
                 remote,
                 verified,
                 listen_port,
-            } => self.hello(from, remote, verified, listen_port, now, &mut out),
+                sent_ms,
+            } => {
+                let signed = sent_ms.filter(|_| verified);
+                self.hello(from, remote, signed, listen_port, now, &mut out)
+            }
             Input::Ping {
                 from,
                 remote,
                 listen_port,
-            } => self.ping(from, remote, listen_port, now, &mut out),
-            Input::Bye { from } => self.bye(from, now, &mut out),
+                sent_ms,
+            } => self.ping(from, remote, listen_port, sent_ms, now, &mut out),
+            Input::Bye { from, sent_ms } => self.bye(from, sent_ms, now, &mut out),
             Input::Rejected(rejection) => {
                 if matches!(rejection, crate::Rejection::Discovery { .. }) {
                     Counters::inc(&self.counters.discovery_rejected);
@@ -150,20 +155,22 @@ impl PeerBook {
     }
 
     /// A HELLO: always reported; registers an unknown sender that proved
-    /// its key at an address, refreshes a known one.
+    /// its key at an address, refreshes a known one. `signed`: the signed
+    /// timestamp of a verified HELLO, `None` for one that proves nothing.
     fn hello(
         &mut self,
         from: PeerId,
         remote: SocketAddr,
-        verified: bool,
+        signed: Option<u64>,
         listen_port: Option<u16>,
         now: Now,
         out: &mut Vec<Effect>,
     ) {
         Counters::inc(&self.counters.hellos_received);
-        if verified {
+        let verified = signed.is_some();
+        if let Some(sent_ms) = signed {
             Counters::inc(&self.counters.hellos_received_verified);
-            self.departed.clear(&from);
+            self.departed.back(&from, sent_ms);
         }
         // The address the sender signed: its IP as seen by us, its listen port.
         let proven = listen_port
@@ -212,11 +219,12 @@ impl PeerBook {
         from: PeerId,
         remote: SocketAddr,
         listen_port: Option<u16>,
+        sent_ms: u64,
         now: Now,
         out: &mut Vec<Effect>,
     ) {
         Counters::inc(&self.counters.pings_received);
-        self.departed.clear(&from);
+        self.departed.back(&from, sent_ms);
         if self.entry(&from).is_some() {
             self.heard(from, now.at, false);
         } else if let Some(port) = listen_port {
@@ -228,9 +236,9 @@ impl PeerBook {
     }
 
     /// A verified BYE: the sender is shutting down.
-    fn bye(&mut self, from: PeerId, now: Now, out: &mut Vec<Effect>) {
+    fn bye(&mut self, from: PeerId, sent_ms: u64, now: Now, out: &mut Vec<Effect>) {
         Counters::inc(&self.counters.byes_received);
-        self.departed.mark(from, now.at);
+        self.departed.mark(from, now.at, sent_ms);
         if self.entry(&from).is_some() {
             self.remove(from, RemovalReason::Bye, out);
         }
@@ -438,7 +446,7 @@ impl PeerBook {
         now: Now,
         out: &mut Vec<Effect>,
     ) -> Option<SocketAddr> {
-        if self.departing || peer == self.me {
+        if self.departing || peer == self.me || self.departed.contains(&peer, now.at) {
             return None;
         }
         let entry = PeerEntry {

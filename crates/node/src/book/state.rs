@@ -64,31 +64,48 @@ pub(super) struct InFlightCheck {
 /// §10.1).
 pub(crate) const DEPARTED_FOR: Duration = Duration::from_secs(5);
 
-/// Peers that said BYE recently. Discovery does not re-add them (a cached
-/// or late announcement is not a sign of life) until their discovery
-/// source withdraws them, they prove they are back with a verified
-/// greeting, or [`DEPARTED_FOR`] passes.
+/// Peers that said BYE recently. Neither discovery nor a greeting re-adds
+/// them (a cached or late announcement is not a sign of life, nor is a
+/// HELLO or PING it signed before its BYE and that arrived after it) until
+/// their discovery source withdraws them, they prove they are back with a
+/// verified HELLO or PING signed after the BYE, or [`DEPARTED_FOR`] passes.
 #[derive(Debug, Default)]
-pub(super) struct Departed(HashMap<PeerId, Instant>);
+pub(super) struct Departed(HashMap<PeerId, Bye>);
+
+/// When a BYE arrived (our clock) and when it was signed (the peer's).
+#[derive(Debug, Clone, Copy)]
+struct Bye {
+    at: Instant,
+    sent_ms: u64,
+}
 
 impl Departed {
-    /// `peer` said BYE at `now`; also forgets entries older than
-    /// [`DEPARTED_FOR`], which keeps the map bounded by the BYE rate.
-    pub(super) fn mark(&mut self, peer: PeerId, now: Instant) {
+    /// `peer` said BYE at `now`, signed at `sent_ms` by its clock; also
+    /// forgets entries older than [`DEPARTED_FOR`], which keeps the map
+    /// bounded by the BYE rate.
+    pub(super) fn mark(&mut self, peer: PeerId, now: Instant, sent_ms: u64) {
         self.0
-            .retain(|_, at| now.saturating_duration_since(*at) < DEPARTED_FOR);
-        self.0.insert(peer, now);
+            .retain(|_, bye| now.saturating_duration_since(bye.at) < DEPARTED_FOR);
+        self.0.insert(peer, Bye { at: now, sent_ms });
     }
 
-    /// `peer` is back (verified greeting) or withdrawn by discovery.
+    /// `peer` was withdrawn by discovery.
     pub(super) fn clear(&mut self, peer: &PeerId) {
         self.0.remove(peer);
+    }
+
+    /// `peer` proved it is back with a message it signed at `sent_ms`:
+    /// clears the mark only if that is later than its BYE (the same clock).
+    pub(super) fn back(&mut self, peer: &PeerId, sent_ms: u64) {
+        if self.0.get(peer).is_some_and(|bye| sent_ms > bye.sent_ms) {
+            self.0.remove(peer);
+        }
     }
 
     /// Whether `peer` said BYE less than [`DEPARTED_FOR`] before `now`.
     pub(super) fn contains(&self, peer: &PeerId, now: Instant) -> bool {
         self.0
             .get(peer)
-            .is_some_and(|at| now.saturating_duration_since(*at) < DEPARTED_FOR)
+            .is_some_and(|bye| now.saturating_duration_since(bye.at) < DEPARTED_FOR)
     }
 }

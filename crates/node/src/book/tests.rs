@@ -197,6 +197,8 @@ fn hello(ms: u64, p: PeerId, verified: bool, listen_port: Option<u16>) -> Step {
             remote: REMOTE,
             verified,
             listen_port,
+            // Signed by the peer's clock, here the test's.
+            sent_ms: verified.then_some(ms),
         },
     )
 }
@@ -209,12 +211,46 @@ fn ping(ms: u64, p: PeerId, listen_port: Option<u16>) -> Step {
             from: p,
             remote: REMOTE,
             listen_port,
+            sent_ms: ms,
+        },
+    )
+}
+
+/// A verified HELLO from `p` arriving at `ms` that it signed at `sent_ms`.
+fn signed_hello(ms: u64, p: PeerId, sent_ms: u64, listen_port: Option<u16>) -> Step {
+    Step::In(
+        ms,
+        Input::Hello {
+            from: p,
+            remote: REMOTE,
+            verified: true,
+            listen_port,
+            sent_ms: Some(sent_ms),
+        },
+    )
+}
+
+/// A verified PING from `p` arriving at `ms` that it signed at `sent_ms`.
+fn signed_ping(ms: u64, p: PeerId, sent_ms: u64, listen_port: Option<u16>) -> Step {
+    Step::In(
+        ms,
+        Input::Ping {
+            from: p,
+            remote: REMOTE,
+            listen_port,
+            sent_ms,
         },
     )
 }
 
 fn bye(ms: u64, p: PeerId) -> Step {
-    Step::In(ms, Input::Bye { from: p })
+    Step::In(
+        ms,
+        Input::Bye {
+            from: p,
+            sent_ms: ms,
+        },
+    )
 }
 
 fn tick(ms: u64) -> Step {
@@ -524,6 +560,7 @@ fn bye_targets_skip_unverified_entries() {
             remote: addr("10.0.0.1:50000"),
             verified: true,
             listen_port: Some(7000),
+            sent_ms: Some(0),
         },
         at(base, 0),
     );
@@ -1312,6 +1349,41 @@ fn byes_remove_the_sender_and_depart_it_for_5_s() {
             ],
             NEW,
             &[],
+        ),
+        case(
+            "a verified HELLO signed before the BYE and arriving after it: reported, not registered",
+            vec![
+                announce(0, P, &[A]),
+                bye(1000, P),
+                signed_hello(1500, P, 900, Some(A.port())),
+            ],
+            &["hello verified"],
+            &[
+                ("hellos_received", 1),
+                ("hellos_received_verified", 1),
+                ("hellos_from_unknown", 1),
+            ],
+        ),
+        case(
+            "a HELLO signed before the BYE does not end the mark",
+            vec![
+                announce(0, P, &[A]),
+                bye(1000, P),
+                signed_hello(1500, P, 900, None),
+                announce(2000, P, &[A]),
+            ],
+            &[],
+            &[],
+        ),
+        case(
+            "a PING signed before the BYE and arriving after it: not registered",
+            vec![
+                announce(0, P, &[A]),
+                bye(1000, P),
+                signed_ping(1500, P, 900, Some(A.port())),
+            ],
+            &[],
+            &[("pings_received", 1)],
         ),
         case(
             "another peer is not departed",

@@ -220,24 +220,28 @@ fn inbound(event: InboundEvent) -> Option<Input> {
             remote,
             verified,
             listen_port,
+            sent_ms,
             ..
         } => Input::Hello {
             from,
             remote,
             verified,
             listen_port,
+            sent_ms,
         },
         InboundEvent::Ping {
             from,
             remote,
             listen_port,
+            sent_ms,
             ..
         } => Input::Ping {
             from,
             remote,
             listen_port,
+            sent_ms,
         },
-        InboundEvent::Bye { from, .. } => Input::Bye { from },
+        InboundEvent::Bye { from, sent_ms, .. } => Input::Bye { from, sent_ms },
         // Already counted in the transport's stats (`rejected_<reason>`).
         InboundEvent::Rejected { remote, reason, .. } => {
             Input::Rejected(Rejection::Transport { remote, reason })
