@@ -2,7 +2,7 @@
 //! the sender's id and the connection's two addresses, signed over the
 //! sender's Noise static key. Pure functions, no I/O.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use tazcom_identity::{Identity, PeerId, Signature, PEER_ID_LEN, SIGNATURE_LEN};
 
@@ -42,6 +42,8 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
 }
 
 /// Decodes one address at the start of `bytes`; returns it and its length.
+/// Only the canonical form [`encode_address`] writes: an IPv4-mapped IPv6
+/// address under family 6 is refused.
 fn decode_address(bytes: &[u8]) -> Result<(SocketAddr, usize), HandshakeError> {
     let short = HandshakeError::BadPayload {
         reason: "truncated address",
@@ -57,7 +59,15 @@ fn decode_address(bytes: &[u8]) -> Result<(SocketAddr, usize), HandshakeError> {
                 .ok_or(short)?
                 .try_into()
                 .unwrap_or_default();
-            (IpAddr::from(octets), 19)
+            let ip = Ipv6Addr::from(octets);
+            // The sender MUST encode it as IPv4 (family 4); accepting it
+            // here would make two wire forms of one payload.
+            if ip.to_ipv4_mapped().is_some() {
+                return Err(HandshakeError::BadPayload {
+                    reason: "IPv4-mapped address encoded as IPv6",
+                });
+            }
+            (IpAddr::V6(ip), 19)
         }
         Some(_) => {
             return Err(HandshakeError::BadPayload {
@@ -277,6 +287,12 @@ mod tests {
         bad_family[33] = 5;
         let mut trailing = good.clone();
         trailing.push(0);
+        // The local address 10.0.0.1:4000 as family 6, `::ffff:10.0.0.1`:
+        // the fuzzer's finding (docs/fuzzing.md); its encode gave family 4.
+        let mut mapped_local = good[..33].to_vec();
+        mapped_local.extend_from_slice(&[6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+        mapped_local.extend_from_slice(&good[34..]);
+        assert_eq!(mapped_local.len(), 123);
         let mut bad_key = good.clone();
         // y = 2 with the sign bit: not on the curve.
         bad_key[1..33].copy_from_slice(&{
@@ -296,6 +312,11 @@ mod tests {
             ),
             ("short id", good[..20].to_vec(), "truncated peer id"),
             ("short addr", good[..36].to_vec(), "truncated address"),
+            (
+                "mapped local",
+                mapped_local,
+                "IPv4-mapped address encoded as IPv6",
+            ),
         ];
         for (name, bytes, want) in cases {
             match BindingPayload::decode(&bytes) {

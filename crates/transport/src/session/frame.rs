@@ -158,19 +158,14 @@ impl Session {
 
     async fn recv_inner(&mut self) -> Result<Vec<u8>, SessionError> {
         loop {
-            if self.inbound.len() >= 2 {
-                let len = u16::from_be_bytes([self.inbound[0], self.inbound[1]]) as usize;
-                if len == 0 {
-                    return Err(SessionError::EmptyFrame);
-                }
-                if self.inbound.len() >= 2 + len {
-                    let n = self
-                        .transport
-                        .read_message(&self.inbound[2..2 + len], &mut self.scratch)
-                        .map_err(SessionError::Decrypt)?;
-                    self.inbound.drain(..2 + len);
-                    return Ok(self.scratch[..n].to_vec());
-                }
+            if let Some(body) = split_frame(&self.inbound)? {
+                let consumed = 2 + body.len();
+                let n = self
+                    .transport
+                    .read_message(body, &mut self.scratch)
+                    .map_err(SessionError::Decrypt)?;
+                self.inbound.drain(..consumed);
+                return Ok(self.scratch[..n].to_vec());
             }
             self.inbound
                 .reserve(MAX_FRAME + 2 - self.inbound.len().min(MAX_FRAME));
@@ -194,5 +189,64 @@ impl Session {
     #[cfg(feature = "test-support")]
     pub fn stream_mut(&mut self) -> &mut TcpStream {
         &mut self.stream
+    }
+}
+
+/// Finds the first whole frame (`docs/wire.md` §3.8.2) at the start of
+/// `buf`, the bytes received so far: `Ok(Some(body))` when the 2-byte
+/// big-endian length and all `length` bytes of the body are there (the frame
+/// takes `2 + body.len()` bytes of `buf`; the caller removes them),
+/// `Ok(None)` when more bytes are needed, [`SessionError::EmptyFrame`] for a
+/// length of 0. Pure, no I/O: [`Session::recv`] decrypts what it returns.
+pub(super) fn split_frame(buf: &[u8]) -> Result<Option<&[u8]>, SessionError> {
+    let Some((header, rest)) = buf.split_first_chunk::<2>() else {
+        return Ok(None);
+    };
+    let len = usize::from(u16::from_be_bytes(*header));
+    if len == 0 {
+        return Err(SessionError::EmptyFrame);
+    }
+    Ok(rest.get(..len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_frame_table() {
+        // (name, buffer, the frame body found)
+        type Case<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
+        let cases: &[Case<'_>] = &[
+            ("empty buffer", &[], None),
+            ("half a length", &[0], None),
+            ("length only", &[0, 3], None),
+            ("body cut short", &[0, 3, 1, 2], None),
+            ("exact frame", &[0, 3, 1, 2, 3], Some(&[1, 2, 3])),
+            ("next frame follows", &[0, 1, 9, 0, 2, 7], Some(&[9])),
+            ("next frame is empty", &[0, 1, 9, 0, 0], Some(&[9])),
+            ("big endian", &[1, 0, 5], None),
+        ];
+        for (name, buf, want) in cases {
+            assert_eq!(split_frame(buf).unwrap(), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn split_frame_refuses_length_zero() {
+        for buf in [&[0u8, 0][..], &[0, 0, 1, 2, 3]] {
+            assert!(matches!(split_frame(buf), Err(SessionError::EmptyFrame)));
+        }
+    }
+
+    #[test]
+    fn split_frame_longest_frame() {
+        let mut buf = vec![0xff, 0xff];
+        buf.resize(2 + MAX_FRAME, 0xab);
+        assert!(split_frame(&buf[..buf.len() - 1]).unwrap().is_none());
+        buf.extend_from_slice(&[0, 1, 2]);
+        let body = split_frame(&buf).unwrap().unwrap();
+        assert_eq!(body.len(), MAX_FRAME);
+        assert!(body.iter().all(|&b| b == 0xab));
     }
 }

@@ -76,6 +76,21 @@ pub use frame::{Session, SessionError};
 pub use handshake::{initiate, respond, HandshakeError, NoiseKeys};
 pub use upgrade::{UpgradeError, UpgradeRequest};
 
+/// The frame splitter of [`Session::recv`], for the `session_frames` fuzz
+/// target and its corpus test (feature `test-support`; not a stable API):
+/// the first whole frame (`docs/wire.md` §3.8.2) at the start of `buf`,
+/// `Ok(None)` when more bytes are needed, [`SessionError::EmptyFrame`] for
+/// a length of 0. The frame takes `2 + body.len()` bytes of `buf`.
+///
+/// # Errors
+///
+/// [`SessionError::EmptyFrame`] when the length field is 0.
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub fn split_frame(buf: &[u8]) -> Result<Option<&[u8]>, SessionError> {
+    frame::split_frame(buf)
+}
+
 /// The Noise protocol name (Noise spec §8): XX pattern, X25519, ChaCha20-Poly1305, SHA-256.
 pub const NOISE_PROTOCOL: &str = "Noise_XX_25519_ChaChaPoly_SHA256";
 /// The Noise prologue: the 16 ASCII bytes `tazcom/session/1`.
