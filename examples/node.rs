@@ -121,6 +121,7 @@ fn metrics_json(m: &NodeMetrics) -> Value {
         "hellos_sent": m.hellos_sent, "hellos_acked": m.hellos_acked,
         "hellos_received": m.hellos_received, "peers_from_greetings": m.peers_from_greetings,
         "probe_hints": m.probe_hints, "probe_hints_confirmed": m.probe_hints_confirmed,
+        "probe_hints_dropped": m.probe_hints_dropped,
         "pings_sent": m.pings_sent, "pings_received": m.pings_received,
         "peers_unreachable": m.peers_unreachable,
         "byes_sent": m.byes_sent, "byes_acked": m.byes_acked, "byes_received": m.byes_received,

@@ -22,6 +22,7 @@ pub(crate) struct Counters {
     pub probe_hints: AtomicU64,
     pub probe_hints_confirmed: AtomicU64,
     pub probe_hints_unconfirmed: AtomicU64,
+    pub probe_hints_dropped: AtomicU64,
     pub pings_sent: AtomicU64,
     pub pings_received: AtomicU64,
     pub peers_unreachable: AtomicU64,
@@ -72,6 +73,9 @@ pub struct NodeMetrics {
     pub probe_hints_confirmed: u64,
     /// Hint greetings that got no answer (left to DNS-SD).
     pub probe_hints_unconfirmed: u64,
+    /// Hints ignored because 32 hint greetings were already in flight
+    /// (`docs/security.md`, "Limits"); DNS-SD still reports those probers.
+    pub probe_hints_dropped: u64,
     /// Liveness PINGs sent (one per address tried).
     pub pings_sent: u64,
     /// Verified PINGs received.
@@ -115,6 +119,7 @@ impl NodeMetrics {
             probe_hints: c.probe_hints.load(Relaxed),
             probe_hints_confirmed: c.probe_hints_confirmed.load(Relaxed),
             probe_hints_unconfirmed: c.probe_hints_unconfirmed.load(Relaxed),
+            probe_hints_dropped: c.probe_hints_dropped.load(Relaxed),
             pings_sent: c.pings_sent.load(Relaxed),
             pings_received: c.pings_received.load(Relaxed),
             peers_unreachable: c.peers_unreachable.load(Relaxed),

@@ -31,6 +31,14 @@ pub(crate) use effect::{Check, Effect, Greet, GreetKind};
 pub(crate) use input::{GreetOutcome, Input, PingOutcome};
 use state::{Departed, PeerState};
 
+/// Probe-hint greetings in flight at once, over all peers. A probe is
+/// unauthenticated multicast and each names a fresh peer id for free, so
+/// without a bound any LAN host could make the node dial out without end
+/// (`docs/security.md`, "Limits"). 32 covers 33 nodes starting in the same
+/// second; a hint over the budget is only counted (`probe_hints_dropped`):
+/// the prober is still found by DNS-SD about 1 s later.
+pub(crate) const MAX_HINTS_IN_FLIGHT: usize = 32;
+
 /// The current time, as the book sees it: a monotonic instant for its
 /// schedules, and Unix milliseconds for the registry's `first_seen_ms` and
 /// `last_seen_ms`.
@@ -59,6 +67,8 @@ pub(crate) struct PeerBook {
     /// registry's own index: the latest holder wins).
     by_instance: HashMap<Arc<str>, PeerId>,
     departed: Departed,
+    /// Peers with a probe-hint greeting in flight (≤ [`MAX_HINTS_IN_FLIGHT`]).
+    hints: usize,
     /// No new contact once set (shutdown has begun).
     departing: bool,
     /// Source of the tokens that tie a task's result to its request.
@@ -81,6 +91,7 @@ impl PeerBook {
             peers: BTreeMap::new(),
             by_instance: HashMap::new(),
             departed: Departed::default(),
+            hints: 0,
             departing: false,
             next_token: 0,
             rng,

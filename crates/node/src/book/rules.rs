@@ -139,6 +139,11 @@ impl PeerBook {
         if proven || self.peers.get(&peer).is_some_and(|s| s.hint.is_some()) {
             return;
         }
+        if self.hints >= super::MAX_HINTS_IN_FLIGHT {
+            Counters::inc(&self.counters.probe_hints_dropped);
+            return;
+        }
+        self.hints += 1;
         let token = self.token();
         self.state(peer).hint = Some(Hint {
             token,
@@ -259,6 +264,7 @@ impl PeerBook {
         };
         if state.hint.as_ref().is_some_and(|h| h.token == token) {
             let hint = state.hint.take().expect("checked above");
+            self.hints -= 1;
             return self.hint_greeted(peer, hint, outcome, now, out);
         }
         if state.greeting != Some(token) {

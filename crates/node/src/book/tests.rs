@@ -364,6 +364,7 @@ impl Run {
             ("probe_hints", &c.probe_hints),
             ("probe_hints_confirmed", &c.probe_hints_confirmed),
             ("probe_hints_unconfirmed", &c.probe_hints_unconfirmed),
+            ("probe_hints_dropped", &c.probe_hints_dropped),
             ("pings_sent", &c.pings_sent),
             ("pings_received", &c.pings_received),
             ("peers_unreachable", &c.peers_unreachable),
@@ -868,6 +869,23 @@ fn probe_hints_greet_the_prober_unless_known_or_in_flight() {
             "a hint greeting is already in flight",
             vec![probe(0, P, &[A]), probe(100, P, &[B])],
             &[],
+            HINTS,
+        ),
+        case(
+            "32 hint greetings in flight: the 33rd prober is only counted",
+            (0..=32u8)
+                .map(|n| probe(u64::from(n), peer(100 + n), &[A]))
+                .collect(),
+            &[],
+            &[("probe_hints", 1), ("probe_hints_dropped", 1)],
+        ),
+        case(
+            "one of 32 hint greetings ended: the next prober is greeted",
+            (0..32u8)
+                .map(|n| probe(u64::from(n), peer(100 + n), &[A]))
+                .chain([Step::Greeted(50, 0, failed(A)), probe(60, peer(200), &[A])])
+                .collect(),
+            &["greet hint @200"],
             HINTS,
         ),
         case(
