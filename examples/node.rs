@@ -10,6 +10,15 @@
 //! own JSON form (`tazcom_node::NodeEvent` with its `serde` feature; every
 //! field in `docs/node.md`, "Event schema"), plus `t_ms` (Unix ms), e.g.
 //! `{"t_ms":1765000000000,"event":"hello_acked","peer":"…","addr":"10.77.0.2:7000","rtt_us":240,"verified":true}`.
+//!
+//! Direct messages: the node serves `/tazcom/msg/1` and prints each message
+//! received as `{"event":"message","peer":…,"protocol":…,"text":…}`; one
+//! JSON command per stdin line sends one, e.g.
+//! `{"cmd":"send","peer":"<64 hex>","text":"hello"}`, answered by
+//! `{"event":"delivered","peer":…,"rtt_us":…}` or
+//! `{"event":"send_failed","peer":…,"reason":…}` (`docs/node.md`, "The
+//! node example's commands"). These lines are JSON with or without `--json`.
+//!
 //! Ctrl-C or SIGTERM shuts the node down gracefully
 //! (BYE and goodbye sent) and prints `stopped`, then with `--json` one last
 //! `metrics` line with the node's final counters (`hellos_sent`,
@@ -69,6 +78,7 @@ struct Args {
 }
 
 mod common;
+mod messaging;
 
 // One thread: a LAN node idles most of the time, and each worker thread
 // costs resident memory (docs/performance.md, "Idle node memory").
@@ -103,11 +113,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let node = builder.start().await?;
     let args_json = args.json;
     let printer = tokio::spawn(print_events(node.events(), args_json));
+    let messages = messaging::serve(&node)?;
+    let commands = tokio::spawn(messaging::read_commands(node.clone()));
     common::shutdown_signal().await;
+    commands.abort();
     tracing::info!("shutting down");
     let result = node.shutdown().await;
     // The printer ends after `stopped`.
     printer.await?;
+    messages.abort();
     if args_json {
         println!("{}", metrics_json(&node.metrics()));
     }
@@ -123,6 +137,10 @@ fn metrics_json(m: &NodeMetrics) -> Value {
         "probe_hints": m.probe_hints, "probe_hints_confirmed": m.probe_hints_confirmed,
         "probe_hints_dropped": m.probe_hints_dropped,
         "pings_sent": m.pings_sent, "pings_received": m.pings_received,
+        "keepalives_sent": m.keepalives_sent,
+        "sessions_opened": m.sessions.sessions_opened,
+        "messages_sent": m.sessions.messages_sent,
+        "messages_delivered": m.sessions.messages_delivered,
         "peers_unreachable": m.peers_unreachable,
         "byes_sent": m.byes_sent, "byes_acked": m.byes_acked, "byes_received": m.byes_received,
         "discovery_rejected": m.discovery_rejected,

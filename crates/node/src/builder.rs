@@ -12,6 +12,7 @@ use tazcom_registry::{
     AsyncObserver, Capabilities, Observer, ObserverOptions, ObserverRegistryConfig, PeerRegistry,
     RegistryError, Source,
 };
+use tazcom_transport::session::SessionConfig;
 use tazcom_transport::TransportConfig;
 
 use crate::caps::PROTOCOL_VERSION;
@@ -62,6 +63,7 @@ pub struct NodeBuilder {
     capabilities: Capabilities,
     config: NodeConfig,
     observers: ObserverSpec,
+    sessions: SessionConfig,
 }
 
 impl Default for NodeBuilder {
@@ -76,6 +78,7 @@ impl Default for NodeBuilder {
             capabilities: Capabilities {
                 validator: false,
                 protocol_version: PROTOCOL_VERSION,
+                sessions: true,
             },
             config: NodeConfig {
                 greeting: GreetingPolicy::default(),
@@ -83,6 +86,7 @@ impl Default for NodeBuilder {
                 event_capacity: DEFAULT_EVENT_CAPACITY,
             },
             observers: ObserverSpec::default(),
+            sessions: SessionConfig::default(),
         }
     }
 }
@@ -131,6 +135,16 @@ impl NodeBuilder {
     /// [`StartError::TransportConfig`].
     pub fn transport(mut self, config: TransportConfig) -> Self {
         self.transport = config;
+        self
+    }
+
+    /// The message layer's limits and timeouts over each session (default
+    /// [`SessionConfig::default`]: messages up to 1 MiB, 256 in flight,
+    /// receipt within 10 s, response within 30 s, idle close after 5 min).
+    /// Checked by [`start`](Self::start): a refused config is
+    /// [`StartError::SessionConfig`].
+    pub fn sessions(mut self, config: SessionConfig) -> Self {
+        self.sessions = config;
         self
     }
 
@@ -242,6 +256,9 @@ impl NodeBuilder {
         self.transport
             .validate()
             .map_err(StartError::TransportConfig)?;
+        self.sessions
+            .validate()
+            .map_err(StartError::SessionConfig)?;
         let identity = Arc::new(match self.identity {
             IdentitySource::Generate => Identity::generate(),
             IdentitySource::KeyFile(path) => {
@@ -271,6 +288,7 @@ impl NodeBuilder {
             config: self.config,
             registry,
             observers,
+            sessions: self.sessions,
         })
         .await
         .map(Node::new)

@@ -10,6 +10,8 @@ pub const TXT_VERSION_KEY: &str = "v";
 pub const TXT_CAPS_KEY: &str = "caps";
 /// The capability token that marks a validator.
 pub const CAP_VALIDATOR: &str = "validator";
+/// The capability token of a node that accepts session upgrades (§3.8).
+pub const CAP_SESSION: &str = "session";
 /// The protocol version this node announces.
 pub const PROTOCOL_VERSION: u16 = 1;
 
@@ -21,12 +23,14 @@ pub fn from_txt(txt: &BTreeMap<String, String>) -> Capabilities {
         .get(TXT_VERSION_KEY)
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
-    let validator = txt
-        .get(TXT_CAPS_KEY)
-        .is_some_and(|caps| caps.split(',').any(|c| c.trim() == CAP_VALIDATOR));
+    let has = |token: &str| {
+        txt.get(TXT_CAPS_KEY)
+            .is_some_and(|caps| caps.split(',').any(|c| c.trim() == token))
+    };
     Capabilities {
-        validator,
+        validator: has(CAP_VALIDATOR),
         protocol_version,
+        sessions: has(CAP_SESSION),
     }
 }
 
@@ -37,8 +41,15 @@ pub fn to_txt(caps: &Capabilities) -> BTreeMap<String, String> {
         TXT_VERSION_KEY.to_owned(),
         caps.protocol_version.to_string(),
     );
-    if caps.validator {
-        txt.insert(TXT_CAPS_KEY.to_owned(), CAP_VALIDATOR.to_owned());
+    let tokens: Vec<&str> = [
+        (caps.validator, CAP_VALIDATOR),
+        (caps.sessions, CAP_SESSION),
+    ]
+    .into_iter()
+    .filter_map(|(on, token)| on.then_some(token))
+    .collect();
+    if !tokens.is_empty() {
+        txt.insert(TXT_CAPS_KEY.to_owned(), tokens.join(","));
     }
     txt
 }
@@ -63,6 +74,9 @@ mod tests {
     fn version_and_validator_are_read_leniently() {
         let caps = from_txt(&txt(&[("v", "1"), ("caps", "relay, validator")]));
         assert_eq!((caps.protocol_version, caps.validator), (1, true));
+        assert!(!caps.sessions);
+        let both = from_txt(&txt(&[("caps", "session,validator")]));
+        assert!(both.sessions && both.validator);
         let bad = from_txt(&txt(&[("v", "one"), ("caps", "validators")]));
         assert_eq!((bad.protocol_version, bad.validator), (0, false));
     }
@@ -72,11 +86,14 @@ mod tests {
         let caps = Capabilities {
             validator: true,
             protocol_version: PROTOCOL_VERSION,
+            sessions: true,
         };
         assert_eq!(from_txt(&to_txt(&caps)), caps);
+        assert_eq!(to_txt(&caps)[TXT_CAPS_KEY], "validator,session");
         let plain = Capabilities {
             validator: false,
             protocol_version: 1,
+            sessions: false,
         };
         assert!(!to_txt(&plain).contains_key(TXT_CAPS_KEY));
     }

@@ -17,6 +17,13 @@ pub enum StartError {
     /// (`TransportConfig::validate`); checked before anything starts.
     #[error("invalid transport config")]
     TransportConfig(#[source] tazcom_transport::ConfigError),
+    /// The session configuration is out of range (`SessionConfig::validate`);
+    /// checked before anything starts.
+    #[error("invalid session config")]
+    SessionConfig(#[source] tazcom_transport::session::SessionConfigError),
+    /// The Noise static key could not be generated (the OS random source failed).
+    #[error("cannot generate the session key")]
+    SessionKey(#[source] tazcom_transport::session::HandshakeError),
     /// The key file could not be loaded or created.
     #[error("cannot load the identity")]
     Identity(#[source] tazcom_identity::KeyFileError),

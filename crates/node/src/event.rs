@@ -92,6 +92,25 @@ pub enum NodeEvent {
         /// prototype's legacy HELLO.
         verified: bool,
     },
+    /// An encrypted session with a peer was established (`docs/wire.md`
+    /// §3.8): its key is proven; messages can flow.
+    SessionOpened {
+        /// The peer.
+        peer: PeerId,
+        /// Its address on this connection (a dialled listen address, or
+        /// its ephemeral port when it dialled us).
+        remote: SocketAddr,
+        /// `true` when this node dialled.
+        initiator: bool,
+    },
+    /// A session ended.
+    SessionClosed {
+        /// The peer.
+        peer: PeerId,
+        /// `true` when it ended without `CLOSE` (the peer stopped or
+        /// crashed, or broke the protocol): a liveness check follows.
+        broken: bool,
+    },
     /// Input from the network was rejected (see [`Rejection`]). Transport
     /// rejections are best effort under a flood (dropped when the
     /// transport's event queue is full); the counters in
@@ -114,6 +133,8 @@ impl NodeEvent {
             Self::HelloAcked { .. } => "hello_acked",
             Self::HelloFailed { .. } => "hello_failed",
             Self::HelloReceived { .. } => "hello_received",
+            Self::SessionOpened { .. } => "session_opened",
+            Self::SessionClosed { .. } => "session_closed",
             Self::Rejected(_) => "rejected",
             Self::Stopped => "stopped",
         }
@@ -128,7 +149,9 @@ impl NodeEvent {
             | Self::Removed { peer, .. }
             | Self::HelloAcked { peer, .. }
             | Self::HelloFailed { peer, .. }
-            | Self::HelloReceived { peer, .. } => Some(*peer),
+            | Self::HelloReceived { peer, .. }
+            | Self::SessionOpened { peer, .. }
+            | Self::SessionClosed { peer, .. } => Some(*peer),
             Self::Ready { .. } | Self::Rejected(_) | Self::Stopped => None,
         }
     }

@@ -151,4 +151,7 @@ pub use tazcom_validators as validators;
 pub use tazcom_discovery::{MdnsConfig, StaticPeer};
 pub use tazcom_identity::{Identity, PeerId};
 pub use tazcom_registry::{PeerEntry, Source};
+pub use tazcom_transport::session::{
+    Inbox, InboxError, Incoming, Refusal, Responder, SendError, ServeError, SessionConfig,
+};
 pub use tazcom_transport::TransportConfig;

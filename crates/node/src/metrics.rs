@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use tazcom_discovery::DiscoveryStats;
 use tazcom_registry::RegistryStats;
+use tazcom_transport::session::SessionStats;
 use tazcom_transport::TransportStats;
 
 /// Counters the node itself keeps (layers keep their own).
@@ -24,6 +25,9 @@ pub(crate) struct Counters {
     pub probe_hints_unconfirmed: AtomicU64,
     pub probe_hints_dropped: AtomicU64,
     pub pings_sent: AtomicU64,
+    pub keepalives_sent: AtomicU64,
+    pub address_mismatches: AtomicU64,
+    pub proofs_failed: AtomicU64,
     pub pings_received: AtomicU64,
     pub peers_unreachable: AtomicU64,
     pub byes_sent: AtomicU64,
@@ -76,8 +80,19 @@ pub struct NodeMetrics {
     /// Hints ignored because 32 hint greetings were already in flight
     /// (`docs/security.md`, "Limits"); DNS-SD still reports those probers.
     pub probe_hints_dropped: u64,
-    /// Liveness PINGs sent (one per address tried).
+    /// Liveness PINGs sent over TCP (one per address tried).
     pub pings_sent: u64,
+    /// Liveness checks sent as keep-alive frames over an open session
+    /// (instead of a TCP PING).
+    pub keepalives_sent: u64,
+    /// Signed ACKs not taken as proof because the session handshake at
+    /// the same address found other addresses signed: a relay between us
+    /// and the peer (`docs/wire.md` §3.8.5).
+    pub address_mismatches: u64,
+    /// Signed ACKs not taken as proof because no session handshake at the
+    /// same address succeeded for another reason (timeout, refusal,
+    /// `max_sessions` reached).
+    pub proofs_failed: u64,
     /// Verified PINGs received.
     pub pings_received: u64,
     /// Peers removed because they failed their liveness check.
@@ -96,6 +111,8 @@ pub struct NodeMetrics {
     pub discovery: Vec<(String, DiscoveryStats)>,
     /// The registry's statistics.
     pub registry: RegistryStats,
+    /// The message layer's counters over all sessions (`docs/wire.md` §3.9).
+    pub sessions: SessionStats,
 }
 
 impl NodeMetrics {
@@ -104,6 +121,7 @@ impl NodeMetrics {
         transport: TransportStats,
         discovery: Vec<(String, DiscoveryStats)>,
         registry: RegistryStats,
+        sessions: SessionStats,
     ) -> Self {
         Self {
             hellos_sent: c.hellos_sent.load(Relaxed),
@@ -121,6 +139,9 @@ impl NodeMetrics {
             probe_hints_unconfirmed: c.probe_hints_unconfirmed.load(Relaxed),
             probe_hints_dropped: c.probe_hints_dropped.load(Relaxed),
             pings_sent: c.pings_sent.load(Relaxed),
+            keepalives_sent: c.keepalives_sent.load(Relaxed),
+            address_mismatches: c.address_mismatches.load(Relaxed),
+            proofs_failed: c.proofs_failed.load(Relaxed),
             pings_received: c.pings_received.load(Relaxed),
             peers_unreachable: c.peers_unreachable.load(Relaxed),
             byes_sent: c.byes_sent.load(Relaxed),
@@ -129,6 +150,7 @@ impl NodeMetrics {
             transport,
             discovery,
             registry,
+            sessions,
         }
     }
 }

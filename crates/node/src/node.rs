@@ -2,9 +2,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tazcom_identity::{Identity, PeerId};
 use tazcom_registry::PeerEntry;
+use tazcom_transport::session::{Inbox, SendError, ServeError};
 use tracing::Instrument;
 
 use crate::error::ShutdownError;
@@ -12,6 +14,8 @@ use crate::events::Events;
 use crate::metrics::NodeMetrics;
 use crate::runtime::Handle;
 use crate::view::RegistryView;
+#[cfg(doc)]
+use crate::SessionConfig;
 
 /// A running TAZCOM node: it announces itself, discovers peers, keeps them
 /// in its registry and greets them over TCP. Build one with
@@ -71,6 +75,72 @@ impl Node {
     /// live ones (see [`Events`]).
     pub fn events(&self) -> Events {
         self.inner.emitter.subscribe()
+    }
+
+    /// Sends `body` to `peer` on `protocol` over an encrypted session
+    /// (`docs/wire.md` §3.8, §3.9), dialling one at the peer's registry
+    /// addresses if none is open, and waits for the receipt: `Ok` with the
+    /// round trip (µs precision) once the peer's node has queued the
+    /// message for its application. Messages to one peer arrive in the
+    /// order their `send`s were called, when called one after another.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::NotConnected`] (unknown peer, or no session could be
+    /// opened), [`SendError::Unsupported`] (a prototype or an older node),
+    /// [`SendError::Refused`] (no one serves `protocol` there, its queue is
+    /// full, or the message is above its limit), [`SendError::TooLarge`]
+    /// (above [`SessionConfig::max_message_bytes`]; nothing sent),
+    /// [`SendError::InvalidProtocol`], [`SendError::TimedOut`] (no receipt
+    /// within [`SessionConfig::send_timeout`]), [`SendError::SessionClosed`]
+    /// (the session ended first, e.g. the peer restarted: the message may
+    /// or may not have been delivered).
+    pub async fn send(
+        &self,
+        peer: PeerId,
+        protocol: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> Result<Duration, SendError> {
+        let link = self.inner.sessions.link(peer).await?;
+        link.send(protocol, body.into()).await
+    }
+
+    /// Sends `body` to `peer` on `protocol` as a request and waits for the
+    /// answer (the peer answers with [`Responder::respond`](crate::Responder::respond)).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), with [`SessionConfig::request_timeout`];
+    /// [`SendError::Refused`] with [`Refusal::Unanswered`](crate::Refusal::Unanswered)
+    /// when the peer's application dropped the request.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        protocol: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> Result<Vec<u8>, SendError> {
+        let link = self.inner.sessions.link(peer).await?;
+        link.request(protocol, body.into()).await
+    }
+
+    /// Serves `protocol`: messages and requests peers send on it queue in
+    /// the returned [`Inbox`] (at most `capacity`; beyond, each is refused
+    /// with a `Busy` receipt and the inbox reports
+    /// [`InboxError::Lagged`](crate::InboxError::Lagged)). A protocol no
+    /// inbox serves is refused (`NoProtocol`). Dropping the inbox stops
+    /// serving it.
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError`]: a name that is not 1–255 bytes of printable ASCII,
+    /// a protocol already served, a capacity of 0.
+    pub fn serve(&self, protocol: &str, capacity: usize) -> Result<Inbox, ServeError> {
+        self.inner.sessions.router.serve(protocol, capacity)
+    }
+
+    /// The peers with an open session now, sorted.
+    pub fn connected_peers(&self) -> Vec<PeerId> {
+        self.inner.sessions.connected()
     }
 
     /// Counters of the node and of each layer.

@@ -82,7 +82,7 @@ async fn the_node_publishes_its_port_and_capabilities() {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    assert_eq!(txt, [("caps", "validator"), ("v", "1")]);
+    assert_eq!(txt, [("caps", "validator,session"), ("v", "1")]);
     node.shutdown().await.expect("shutdown");
 }
 

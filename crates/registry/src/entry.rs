@@ -40,6 +40,10 @@ pub struct Capabilities {
     /// TAZCOM protocol version the peer speaks; 0 when it did not say
     /// (the Python prototype publishes no version).
     pub protocol_version: u16,
+    /// The peer accepts encrypted session upgrades (TXT `caps` token
+    /// `session`, `docs/wire.md` §2 and §3.8).
+    #[serde(default)]
+    pub sessions: bool,
 }
 
 /// One known peer.

@@ -57,6 +57,20 @@ pub const DEFAULT_RATE_LIMIT_SOURCES: usize = 4096;
 /// Largest accepted `hello_rate_burst`, `hello_rate_per_sec` and
 /// `rate_limit_sources`.
 pub const MAX_RATE_LIMIT_SETTING: usize = 1 << 20;
+/// Default bound on a session handshake, from the `SESSION` line to the
+/// last Noise message (`docs/wire.md` §3.8.1): 2000 ms. A LAN handshake takes
+/// well under 1 ms; the bound only frees a slot held by a stalled peer.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(2000);
+/// Default cap on open sessions (inbound and outbound): 256, one per peer
+/// for a large LAN; each idle session costs a few KiB (`docs/performance.md`).
+pub const DEFAULT_MAX_SESSIONS: usize = 256;
+/// Default cap on inbound handshakes in progress at once: 32.
+pub const DEFAULT_MAX_HANDSHAKES: usize = 32;
+/// Default rate of inbound handshakes started, all sources together: 200 per
+/// second (burst 200). Each costs about 0.2 ms of CPU (three X25519, an
+/// Ed25519 signature and a verification), so at most ~4 % of a core.
+pub const DEFAULT_HANDSHAKE_RATE_PER_SEC: usize = 200;
+
 /// Largest accepted timeout or grace period: 24 h.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
@@ -80,6 +94,10 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// | `hello_rate_burst` | 20 HELLOs, PINGs and BYEs | 1..=1048576 | server, per source IP |
 /// | `hello_rate_per_sec` | 10 HELLOs, PINGs and BYEs per s | 1..=1048576 | server, per source IP |
 /// | `rate_limit_sources` | 4096 source IPs | 1..=1048576 | server |
+/// | `handshake_timeout` | 2000 ms | 1 ms..=24 h | server (inbound session handshakes) |
+/// | `max_sessions` | 256 | 1..=65536 | server and node (all sessions) |
+/// | `max_handshakes` | 32 at once | 1..=65536 | server |
+/// | `handshake_rate_per_sec` | 200 per s, all sources | 1..=1048576 | server |
 ///
 /// ```
 /// use std::net::SocketAddr;
@@ -168,6 +186,23 @@ pub struct TransportConfig {
     /// Addresses, 1..=[`MAX_RATE_LIMIT_SETTING`] (1048576). Default 4096
     /// ([`DEFAULT_RATE_LIMIT_SOURCES`]).
     pub rate_limit_sources: usize,
+    /// Bound on an inbound session handshake (`docs/wire.md` §3.8), 1 ms..=24 h.
+    /// Default 2000 ms ([`DEFAULT_HANDSHAKE_TIMEOUT`]).
+    pub handshake_timeout: Duration,
+    /// Sessions open at once, inbound and outbound together; an upgrade
+    /// beyond it is refused before any handshake work (`session_limit`).
+    /// 1..=[`MAX_MAX_CONNECTIONS`]. Default 256 ([`DEFAULT_MAX_SESSIONS`]).
+    pub max_sessions: usize,
+    /// Inbound handshakes in progress at once; beyond, refused
+    /// (`session_limit`). 1..=[`MAX_MAX_CONNECTIONS`]. Default 32
+    /// ([`DEFAULT_MAX_HANDSHAKES`]).
+    pub max_handshakes: usize,
+    /// Inbound handshakes started per second, all sources together (a token
+    /// bucket with a burst of the same size); beyond, refused
+    /// (`handshake_rate_limited`). Each source's upgrades also take from its
+    /// request bucket (`hello_rate_*`). 1..=[`MAX_RATE_LIMIT_SETTING`].
+    /// Default 200 ([`DEFAULT_HANDSHAKE_RATE_PER_SEC`]).
+    pub handshake_rate_per_sec: usize,
 }
 
 impl Default for TransportConfig {
@@ -187,11 +222,39 @@ impl Default for TransportConfig {
             hello_rate_burst: DEFAULT_HELLO_RATE_BURST,
             hello_rate_per_sec: DEFAULT_HELLO_RATE_PER_SEC,
             rate_limit_sources: DEFAULT_RATE_LIMIT_SOURCES,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_handshakes: DEFAULT_MAX_HANDSHAKES,
+            handshake_rate_per_sec: DEFAULT_HANDSHAKE_RATE_PER_SEC,
         }
     }
 }
 
 impl TransportConfig {
+    /// Sets [`handshake_timeout`](Self::handshake_timeout).
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`max_sessions`](Self::max_sessions).
+    pub fn with_max_sessions(mut self, sessions: usize) -> Self {
+        self.max_sessions = sessions;
+        self
+    }
+
+    /// Sets [`max_handshakes`](Self::max_handshakes).
+    pub fn with_max_handshakes(mut self, handshakes: usize) -> Self {
+        self.max_handshakes = handshakes;
+        self
+    }
+
+    /// Sets [`handshake_rate_per_sec`](Self::handshake_rate_per_sec).
+    pub fn with_handshake_rate_per_sec(mut self, handshakes_per_sec: usize) -> Self {
+        self.handshake_rate_per_sec = handshakes_per_sec;
+        self
+    }
+
     /// Sets [`max_line_bytes`](Self::max_line_bytes).
     pub fn with_max_line_bytes(mut self, bytes: usize) -> Self {
         self.max_line_bytes = bytes;
@@ -285,10 +348,11 @@ impl TransportConfig {
     ///   1..=[`MAX_MAX_CONNECTIONS`] (65536).
     /// - [`ConfigError::ReplayCacheOutOfRange`]: the replay cache
     ///   capacity is outside 1..=[`MAX_REPLAY_CACHE_CAPACITY`] (1048576).
-    /// - [`ConfigError::LimitOutOfRange`] when `max_connections_per_source`
-    ///   is outside 1..=[`MAX_MAX_CONNECTIONS`], or `hello_rate_burst`,
-    ///   `hello_rate_per_sec`, `rate_limit_sources` outside
-    ///   1..=[`MAX_RATE_LIMIT_SETTING`] (1048576).
+    /// - [`ConfigError::LimitOutOfRange`] when `max_connections_per_source`,
+    ///   `max_sessions` or `max_handshakes` is outside
+    ///   1..=[`MAX_MAX_CONNECTIONS`], or `hello_rate_burst`,
+    ///   `hello_rate_per_sec`, `rate_limit_sources`, `handshake_rate_per_sec`
+    ///   outside 1..=[`MAX_RATE_LIMIT_SETTING`] (1048576).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(MIN_LINE_BYTES..=MAX_MAX_LINE_BYTES).contains(&self.max_line_bytes) {
             return Err(ConfigError::LineLimitOutOfRange {
@@ -304,6 +368,7 @@ impl TransportConfig {
             ("ack_timeout", self.ack_timeout),
             ("shutdown_grace", self.shutdown_grace),
             ("timestamp_window", self.timestamp_window),
+            ("handshake_timeout", self.handshake_timeout),
         ];
         for (name, value) in timeouts {
             if value.is_zero() || value > MAX_TIMEOUT {
@@ -352,6 +417,13 @@ impl TransportConfig {
                 self.rate_limit_sources,
                 MAX_RATE_LIMIT_SETTING,
             ),
+            ("max_sessions", self.max_sessions, MAX_MAX_CONNECTIONS),
+            ("max_handshakes", self.max_handshakes, MAX_MAX_CONNECTIONS),
+            (
+                "handshake_rate_per_sec",
+                self.handshake_rate_per_sec,
+                MAX_RATE_LIMIT_SETTING,
+            ),
         ];
         for (name, value, max) in limits {
             if !(1..=max).contains(&value) {
@@ -380,6 +452,15 @@ mod tests {
             (20, 10)
         );
         assert_eq!(config.rate_limit_sources, 4096);
+        assert_eq!(config.handshake_timeout, Duration::from_millis(2000));
+        assert_eq!(
+            (
+                config.max_sessions,
+                config.max_handshakes,
+                config.handshake_rate_per_sec
+            ),
+            (256, 32, 200)
+        );
     }
 
     /// A change to a valid config, and the error it must cause.
@@ -404,7 +485,27 @@ mod tests {
         };
         let limit = |name, value, max| ConfigError::LimitOutOfRange { name, value, max };
         let (conn_max, rate_max) = (MAX_MAX_CONNECTIONS, MAX_RATE_LIMIT_SETTING);
-        let cases: [Case; 27] = [
+        let cases: [Case; 32] = [
+            (
+                |c| c.with_handshake_timeout(Duration::ZERO),
+                zero("handshake_timeout"),
+            ),
+            (
+                |c| c.with_max_sessions(0),
+                limit("max_sessions", 0, conn_max),
+            ),
+            (
+                |c| c.with_max_handshakes(MAX_MAX_CONNECTIONS + 1),
+                limit("max_handshakes", conn_max + 1, conn_max),
+            ),
+            (
+                |c| c.with_handshake_rate_per_sec(0),
+                limit("handshake_rate_per_sec", 0, rate_max),
+            ),
+            (
+                |c| c.with_handshake_rate_per_sec(MAX_RATE_LIMIT_SETTING + 1),
+                limit("handshake_rate_per_sec", rate_max + 1, rate_max),
+            ),
             (|c| c.with_max_line_bytes(0), line(0)),
             (
                 |c| c.with_max_line_bytes(MIN_LINE_BYTES - 1),

@@ -6,10 +6,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tazcom_identity::PeerId;
+use tazcom_identity::{Identity, PeerId};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -19,9 +19,13 @@ use crate::codec::FrameReader;
 use crate::config::TransportConfig;
 use crate::error::FrameError;
 use crate::event::InboundEvent;
+use crate::limits::GlobalRate;
 use crate::limits::HelloRateLimiter;
 use crate::liveness::{SignedBye, SignedPing};
 use crate::message::{Message, ParsedLine, ACK_LINE};
+use crate::session::{
+    self, HandshakeError, NoiseKeys, Session, SessionSlots, UpgradeRequest, SESSION_TYPE,
+};
 use crate::signed::{unix_ms_now, SignedHello, SignedMessage};
 use crate::stats::{Counters, RejectReason};
 
@@ -39,6 +43,22 @@ pub(crate) struct ConnectionContext {
     /// Per-source rate of HELLOs, PINGs and BYEs (one bucket for all
     /// three), checked before any signature work.
     pub(crate) rate_limiter: HelloRateLimiter,
+    /// Set when the server accepts session upgrades (`docs/wire.md` §3.8).
+    pub(crate) sessions: Option<SessionServing>,
+}
+
+/// What the server needs to answer `SESSION` upgrades.
+#[derive(Debug)]
+pub(crate) struct SessionServing {
+    pub(crate) identity: Arc<Identity>,
+    pub(crate) keys: NoiseKeys,
+    pub(crate) slots: SessionSlots,
+    /// Inbound handshakes in progress (`max_handshakes`).
+    pub(crate) handshakes: Arc<Semaphore>,
+    /// All sources together (`handshake_rate_per_sec`).
+    pub(crate) rate: GlobalRate,
+    /// Where established sessions go.
+    pub(crate) sink: mpsc::Sender<Session>,
 }
 
 /// What to answer an accepted line with.
@@ -70,39 +90,151 @@ pub(crate) async fn serve_connection(
     if let Err(error) = stream.set_nodelay(true) {
         debug!(%remote, %error, "cannot set TCP_NODELAY");
     }
+    let upgrade = serve_lines(&mut stream, remote, &ctx).await;
+    if let Some(request) = upgrade {
+        serve_upgrade(stream, remote, request, &ctx).await;
+    }
+}
+
+/// Serves lines until the connection ends (`None`) or its first line asks
+/// for a session upgrade the server accepts to run (`Some`).
+async fn serve_lines(
+    stream: &mut TcpStream,
+    remote: SocketAddr,
+    ctx: &Arc<ConnectionContext>,
+) -> Option<UpgradeRequest> {
     let (read_half, mut write_half) = stream.split();
     let mut reader = FrameReader::new(read_half, ctx.config.max_line_bytes);
+    let mut first = true;
     loop {
-        match next_step(&mut reader, &ctx).await {
-            Step::Line(parsed) => match handle_line(parsed, remote, &ctx).await {
+        let step = next_step(&mut reader, ctx).await;
+        if let Step::Line(ParsedLine::Unknown(unknown)) = &step {
+            if unknown.message_type == SESSION_TYPE && ctx.sessions.is_some() {
+                return match upgrade_request(&unknown.fields, first, reader.buffered_len()) {
+                    Ok(request) => Some(request),
+                    Err(detail) => {
+                        reject(RejectReason::BadUpgrade, &detail, remote, ctx);
+                        None
+                    }
+                };
+            }
+        }
+        first = false;
+        match step {
+            Step::Line(parsed) => match handle_line(parsed, remote, ctx).await {
                 Ok(reply) => {
-                    if !write_reply(&mut write_half, &reply, remote, &ctx).await {
-                        return;
+                    if !write_reply(&mut write_half, &reply, remote, ctx).await {
+                        return None;
                     }
                 }
                 Err((reason, detail)) => {
-                    reject(reason, &detail, remote, &ctx);
-                    return;
+                    reject(reason, &detail, remote, ctx);
+                    return None;
                 }
             },
             Step::Reject(reason, detail) => {
-                reject(reason, &detail, remote, &ctx);
-                return;
+                reject(reason, &detail, remote, ctx);
+                return None;
             }
             Step::Io(error) => {
                 Counters::bump(&ctx.counters.io_errors);
                 debug!(%remote, %error, "read failed; closing connection");
-                return;
+                return None;
             }
             Step::Closed => {
                 debug!(%remote, "peer closed the connection");
-                return;
+                return None;
             }
             Step::Shutdown => {
                 debug!(%remote, "closing idle connection for shutdown");
-                return;
+                return None;
             }
         }
+    }
+}
+
+/// The upgrade request of a `SESSION` line, if it may be acted on: the
+/// connection's first line, valid, with nothing after it (the initiator
+/// waits for `SESSION_OK`, `docs/wire.md` §3.8.1). `Err` is the detail.
+fn upgrade_request(
+    fields: &serde_json::Map<String, serde_json::Value>,
+    first: bool,
+    buffered: usize,
+) -> Result<UpgradeRequest, String> {
+    if !first {
+        return Err("SESSION is not the connection's first line".to_owned());
+    }
+    if buffered > 0 {
+        return Err(format!("{buffered} bytes after the SESSION line"));
+    }
+    UpgradeRequest::from_fields(fields).map_err(|e| e.to_string())
+}
+
+/// Runs an upgrade the first line asked for: the checks, cheapest first,
+/// then the handshake; the established session goes to the node.
+async fn serve_upgrade(
+    stream: TcpStream,
+    remote: SocketAddr,
+    request: UpgradeRequest,
+    ctx: &ConnectionContext,
+) {
+    let Some(serving) = &ctx.sessions else {
+        return;
+    };
+    let me = serving.identity.peer_id();
+    if request.to != me {
+        let detail = format!("upgrade addressed to {}", request.to);
+        return reject(RejectReason::UpgradeWrongPeer, &detail, remote, ctx);
+    }
+    if !within_rate(remote, ctx) {
+        return reject(
+            RejectReason::RateLimited,
+            "SESSION rate of this source exceeded",
+            remote,
+            ctx,
+        );
+    }
+    if !serving.rate.allow(Instant::now().into_std()) {
+        let detail = "handshake rate of all sources exceeded";
+        return reject(RejectReason::HandshakeRateLimited, detail, remote, ctx);
+    }
+    let Ok(_handshake) = Arc::clone(&serving.handshakes).try_acquire_owned() else {
+        let detail = "max_handshakes in progress";
+        return reject(RejectReason::SessionLimit, detail, remote, ctx);
+    };
+    let Some(slot) = serving.slots.try_acquire() else {
+        return reject(RejectReason::SessionLimit, "max_sessions open", remote, ctx);
+    };
+    let timeout = ctx.config.handshake_timeout;
+    match session::respond(
+        stream,
+        &serving.identity,
+        &serving.keys,
+        request.from,
+        timeout,
+    )
+    .await
+    {
+        Ok(mut session) => {
+            session.hold_slot(slot);
+            Counters::bump(&ctx.counters.sessions_accepted);
+            debug!(%remote, peer = %request.from, "session accepted");
+            if serving.sink.send(session).await.is_err() {
+                Counters::bump(&ctx.counters.events_undelivered);
+            }
+        }
+        Err(error @ HandshakeError::AddressMismatch { .. }) => reject(
+            RejectReason::AddressMismatch,
+            &error.to_string(),
+            remote,
+            ctx,
+        ),
+        Err(error) => reject(
+            RejectReason::HandshakeFailed,
+            &error.to_string(),
+            remote,
+            ctx,
+        ),
     }
 }
 

@@ -99,6 +99,42 @@ impl Drop for SourceSlot {
     }
 }
 
+/// One token bucket for all sources: the inbound session handshakes
+/// started per second (`handshake_rate_per_sec`, burst of the same size).
+#[derive(Debug)]
+pub(crate) struct GlobalRate {
+    rate: f64,
+    bucket: Mutex<Bucket>,
+}
+
+impl GlobalRate {
+    pub(crate) fn new(per_sec: usize, now: Instant) -> GlobalRate {
+        // At most 2^20 (validated): exact in an f64.
+        let rate = per_sec as f64;
+        GlobalRate {
+            rate,
+            bucket: Mutex::new(Bucket {
+                tokens: rate,
+                last: now,
+            }),
+        }
+    }
+
+    /// Takes one token at time `now`, if there is one.
+    pub(crate) fn allow(&self, now: Instant) -> bool {
+        let mut bucket = lock(&self.bucket);
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.rate).min(self.rate);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// One source's token bucket.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -277,5 +313,16 @@ mod tests {
         );
         let s = counters.snapshot();
         assert_eq!((s.connections_open, s.connections_peak), (0, 3));
+    }
+
+    #[test]
+    fn global_rate_allows_a_burst_then_its_rate() {
+        let start = Instant::now();
+        let rate = GlobalRate::new(3, start);
+        let allowed = (0..5).filter(|_| rate.allow(start)).count();
+        assert_eq!(allowed, 3);
+        let later = start + std::time::Duration::from_millis(340);
+        assert!(rate.allow(later), "one token back after 1/3 s");
+        assert!(!rate.allow(later));
     }
 }

@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tazcom_identity::{Identity, PeerId};
 use tokio::net::{TcpListener, TcpStream};
@@ -15,11 +15,12 @@ use tracing::{debug, error, info, warn};
 
 use crate::authenticate::Authenticator;
 use crate::config::TransportConfig;
-use crate::connection::{reject, serve_connection, ConnectionContext};
+use crate::connection::{reject, serve_connection, ConnectionContext, SessionServing};
 use crate::error::TransportError;
 use crate::event::InboundEvent;
 use crate::greeter::Greeter;
-use crate::limits::{HelloRateLimiter, SourceSlots};
+use crate::limits::{GlobalRate, HelloRateLimiter, SourceSlots};
+use crate::session::{NoiseKeys, Session, SessionSlots};
 use crate::stats::RejectReason;
 use crate::stats::{Counters, TransportStats};
 
@@ -38,6 +39,7 @@ pub struct Listener {
     local_addr: SocketAddr,
     config: TransportConfig,
     identity: Option<Arc<Identity>>,
+    sessions: Option<(NoiseKeys, mpsc::Sender<Session>)>,
 }
 
 impl Listener {
@@ -66,6 +68,7 @@ impl Listener {
             local_addr,
             config,
             identity: None,
+            sessions: None,
         })
     }
 
@@ -79,6 +82,23 @@ impl Listener {
     /// and reports every HELLO unverified.
     pub fn with_identity(mut self, identity: Arc<Identity>) -> Listener {
         self.identity = Some(identity);
+        self
+    }
+
+    /// Accept session upgrades (`docs/wire.md` §3.8) with the Noise static
+    /// key `keys`; each established [`Session`] is sent to `sessions` (the
+    /// send is awaited). Requires an identity ([`with_identity`](Self::with_identity));
+    /// without one, or without this call, a `SESSION` line is an unknown
+    /// type and gets `ACK` (what the prototype does).
+    ///
+    /// Before any handshake work an upgrade must be the connection's first
+    /// line, addressed to this server's id, within its source's request
+    /// rate and the global `handshake_rate_per_sec`, with a free place under
+    /// `max_handshakes` and `max_sessions`; the handshake is bounded by
+    /// `handshake_timeout`. Each refusal closes the connection and is
+    /// counted (`rejected_<reason>`).
+    pub fn with_sessions(mut self, keys: NoiseKeys, sessions: mpsc::Sender<Session>) -> Listener {
+        self.sessions = Some((keys, sessions));
         self
     }
 
@@ -119,6 +139,7 @@ impl Listener {
         let shutdown = CancellationToken::new();
         let auth = self
             .identity
+            .clone()
             .map(|identity| Authenticator::new(identity, &self.config));
         let greeter = auth.as_ref().map(|auth| {
             Greeter::with_counters(
@@ -129,7 +150,20 @@ impl Listener {
             )
         });
         let rate_limiter = HelloRateLimiter::new(&self.config);
+        let slots = SessionSlots::new(self.config.max_sessions);
+        let sessions = match (self.sessions, &self.identity) {
+            (Some((keys, sink)), Some(identity)) => Some(SessionServing {
+                identity: Arc::clone(identity),
+                keys,
+                slots: slots.clone(),
+                handshakes: Arc::new(Semaphore::new(self.config.max_handshakes)),
+                rate: GlobalRate::new(self.config.handshake_rate_per_sec, Instant::now()),
+                sink,
+            }),
+            _ => None,
+        };
         let ctx = Arc::new(ConnectionContext {
+            sessions,
             rate_limiter,
             config: self.config,
             counters: Arc::clone(&counters),
@@ -141,6 +175,7 @@ impl Listener {
         let accept_task = tokio::spawn(accept_loop(self.listener, ctx));
         Server {
             local_addr: self.local_addr,
+            slots,
             counters,
             greeter,
             shutdown,
@@ -153,6 +188,7 @@ impl Listener {
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
+    slots: SessionSlots,
     counters: Arc<Counters>,
     greeter: Option<Greeter>,
     shutdown: CancellationToken,
@@ -163,6 +199,12 @@ impl Server {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The cap on open sessions (`max_sessions`), shared with inbound
+    /// upgrades: take a slot before dialling a session.
+    pub fn session_slots(&self) -> &SessionSlots {
+        &self.slots
     }
 
     /// A snapshot of the counters since [`Listener::serve`], including

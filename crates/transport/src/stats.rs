@@ -64,6 +64,9 @@ pub struct TransportStats {
     /// bucket was not yet full, because `rate_limit_sources` addresses were
     /// tracked (each starts again with a full bucket).
     pub rate_limit_evictions: u64,
+    /// Inbound sessions established (upgrade and handshake passed) and
+    /// handed to the node.
+    pub sessions_accepted: u64,
     /// Lines rejected: `max_line_bytes` reached without a newline.
     pub rejected_too_large: u64,
     /// Connections that ended in the middle of a line.
@@ -104,6 +107,18 @@ pub struct TransportStats {
     /// their source IP address exceeded its rate (`hello_rate_burst`,
     /// `hello_rate_per_sec`; one bucket per source for all three).
     pub rejected_rate_limited: u64,
+    /// A `SESSION` upgrade line that is malformed, not the first line of its connection, or followed by bytes before `SESSION_OK` (`docs/wire.md` §3.8.1).
+    pub rejected_bad_upgrade: u64,
+    /// A `SESSION` upgrade addressed (`to`) to another peer id than this server's.
+    pub rejected_upgrade_wrong_peer: u64,
+    /// A `SESSION` upgrade refused before any handshake work: `max_sessions` sessions open, or `max_handshakes` handshakes in progress.
+    pub rejected_session_limit: u64,
+    /// A `SESSION` upgrade refused: all sources together exceeded `handshake_rate_per_sec`.
+    pub rejected_handshake_rate_limited: u64,
+    /// A session handshake that failed: a Noise error, a malformed binding payload, a bad binding signature, another id than the upgrade's `from`, the timeout, or I/O.
+    pub rejected_handshake_failed: u64,
+    /// A session handshake whose binding payload named other addresses than this connection's: a relay (or a NAT) between the peers (`docs/wire.md` §3.8.5).
+    pub rejected_address_mismatch: u64,
     /// Connections ended by a read or write error (reset, write timeout).
     pub io_errors: u64,
     /// `accept()` failures (e.g. out of file descriptors).
@@ -153,6 +168,12 @@ impl TransportStats {
             RejectReason::ReplayedNonce => self.rejected_replayed_nonce,
             RejectReason::PerSourceLimit => self.rejected_per_source_limit,
             RejectReason::RateLimited => self.rejected_rate_limited,
+            RejectReason::BadUpgrade => self.rejected_bad_upgrade,
+            RejectReason::UpgradeWrongPeer => self.rejected_upgrade_wrong_peer,
+            RejectReason::SessionLimit => self.rejected_session_limit,
+            RejectReason::HandshakeRateLimited => self.rejected_handshake_rate_limited,
+            RejectReason::HandshakeFailed => self.rejected_handshake_failed,
+            RejectReason::AddressMismatch => self.rejected_address_mismatch,
         }
     }
 
@@ -213,10 +234,22 @@ pub enum RejectReason {
     /// A HELLO, PING or BYE beyond its source IP address's rate
     /// (`hello_rate_burst`, `hello_rate_per_sec`).
     RateLimited,
+    /// A `SESSION` upgrade line that is malformed, not the first line of its connection, or followed by bytes before `SESSION_OK` (`docs/wire.md` §3.8.1).
+    BadUpgrade,
+    /// A `SESSION` upgrade addressed (`to`) to another peer id than this server's.
+    UpgradeWrongPeer,
+    /// A `SESSION` upgrade refused before any handshake work: `max_sessions` sessions open, or `max_handshakes` handshakes in progress.
+    SessionLimit,
+    /// A `SESSION` upgrade refused: all sources together exceeded `handshake_rate_per_sec`.
+    HandshakeRateLimited,
+    /// A session handshake that failed: a Noise error, a malformed binding payload, a bad binding signature, another id than the upgrade's `from`, the timeout, or I/O.
+    HandshakeFailed,
+    /// A session handshake whose binding payload named other addresses than this connection's: a relay (or a NAT) between the peers (`docs/wire.md` §3.8.5).
+    AddressMismatch,
 }
 
 /// Number of [`RejectReason`] reasons.
-const REJECT_REASONS: usize = 15;
+const REJECT_REASONS: usize = 21;
 
 impl RejectReason {
     /// Every reason, in the order of the `rejected_*` counters.
@@ -236,6 +269,12 @@ impl RejectReason {
         RejectReason::ReplayedNonce,
         RejectReason::PerSourceLimit,
         RejectReason::RateLimited,
+        RejectReason::BadUpgrade,
+        RejectReason::UpgradeWrongPeer,
+        RejectReason::SessionLimit,
+        RejectReason::HandshakeRateLimited,
+        RejectReason::HandshakeFailed,
+        RejectReason::AddressMismatch,
     ];
 
     /// The reason's snake_case name, as displayed, e.g. `read_timeout`.
@@ -256,6 +295,12 @@ impl RejectReason {
             RejectReason::ReplayedNonce => "replayed_nonce",
             RejectReason::PerSourceLimit => "per_source_limit",
             RejectReason::RateLimited => "rate_limited",
+            RejectReason::BadUpgrade => "bad_upgrade",
+            RejectReason::UpgradeWrongPeer => "upgrade_wrong_peer",
+            RejectReason::SessionLimit => "session_limit",
+            RejectReason::HandshakeRateLimited => "handshake_rate_limited",
+            RejectReason::HandshakeFailed => "handshake_failed",
+            RejectReason::AddressMismatch => "address_mismatch",
         }
     }
 
@@ -280,6 +325,8 @@ impl RejectReason {
                 | RejectReason::ReadTimeout
                 | RejectReason::PerSourceLimit
                 | RejectReason::RateLimited
+                | RejectReason::SessionLimit
+                | RejectReason::HandshakeRateLimited
         )
     }
 }
@@ -305,6 +352,7 @@ pub(crate) struct Counters {
     pub(crate) events_undelivered: AtomicU64,
     pub(crate) rejection_events_dropped: AtomicU64,
     pub(crate) rate_limit_evictions: AtomicU64,
+    pub(crate) sessions_accepted: AtomicU64,
     pub(crate) connections_open: AtomicU64,
     pub(crate) connections_peak: AtomicU64,
     pub(crate) io_errors: AtomicU64,
@@ -372,6 +420,7 @@ impl Counters {
             events_undelivered: get(&self.events_undelivered),
             rejection_events_dropped: get(&self.rejection_events_dropped),
             rate_limit_evictions: get(&self.rate_limit_evictions),
+            sessions_accepted: get(&self.sessions_accepted),
             rejected_too_large: rejected(RejectReason::TooLarge),
             rejected_eof_mid_line: rejected(RejectReason::EofMidLine),
             rejected_read_timeout: rejected(RejectReason::ReadTimeout),
@@ -387,6 +436,12 @@ impl Counters {
             rejected_replayed_nonce: rejected(RejectReason::ReplayedNonce),
             rejected_per_source_limit: rejected(RejectReason::PerSourceLimit),
             rejected_rate_limited: rejected(RejectReason::RateLimited),
+            rejected_bad_upgrade: rejected(RejectReason::BadUpgrade),
+            rejected_upgrade_wrong_peer: rejected(RejectReason::UpgradeWrongPeer),
+            rejected_session_limit: rejected(RejectReason::SessionLimit),
+            rejected_handshake_rate_limited: rejected(RejectReason::HandshakeRateLimited),
+            rejected_handshake_failed: rejected(RejectReason::HandshakeFailed),
+            rejected_address_mismatch: rejected(RejectReason::AddressMismatch),
             io_errors: get(&self.io_errors),
             accept_errors: get(&self.accept_errors),
             acks_verified: get(&self.acks_verified),
@@ -434,6 +489,12 @@ mod tests {
             (RejectReason::ReplayedNonce, 13),
             (RejectReason::PerSourceLimit, 14),
             (RejectReason::RateLimited, 15),
+            (RejectReason::BadUpgrade, 16),
+            (RejectReason::UpgradeWrongPeer, 17),
+            (RejectReason::SessionLimit, 18),
+            (RejectReason::HandshakeRateLimited, 19),
+            (RejectReason::HandshakeFailed, 20),
+            (RejectReason::AddressMismatch, 21),
         ];
         for (reason, times) in reasons {
             for _ in 0..times {
@@ -442,8 +503,9 @@ mod tests {
         }
         let s = counters.snapshot();
         let got = RejectReason::ALL.map(|r| s.rejected(r));
-        assert_eq!(got, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
-        assert_eq!(s.rejected_total(), 120);
+        let want: [u64; 21] = std::array::from_fn(|i| i as u64 + 1);
+        assert_eq!(got, want);
+        assert_eq!(s.rejected_total(), 231);
     }
 
     #[test]

@@ -259,7 +259,7 @@ async fn corrupted_frame_fails_decryption_and_closes() {
     // A frame of the right shape whose ciphertext is garbage.
     let mut raw = vec![0u8, 24];
     raw.extend_from_slice(&[0x5a; 24]);
-    a.stream_mut().write_all(&raw).await.unwrap();
+    a.raw_writer().write_all(&raw).await.unwrap();
     assert!(matches!(b.recv().await, Err(SessionError::Decrypt(_))));
     assert!(b.is_closed());
     assert!(matches!(b.recv().await, Err(SessionError::Closed)));
@@ -271,7 +271,7 @@ async fn zero_length_frame_closes_the_session() {
     let (mut a, mut b) = pair().await;
     a.send(b"one").await.unwrap();
     assert_eq!(b.recv().await.unwrap(), b"one");
-    a.stream_mut().write_all(&[0, 0]).await.unwrap();
+    a.raw_writer().write_all(&[0, 0]).await.unwrap();
     assert!(matches!(b.recv().await, Err(SessionError::EmptyFrame)));
     assert!(b.is_closed());
 }

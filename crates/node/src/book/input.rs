@@ -56,6 +56,16 @@ pub(crate) enum Input {
         started: Instant,
         outcome: PingOutcome,
     },
+    /// A session with `peer` was established: it proved its key. `dialled`:
+    /// the listen address we dialled it at (the handshake bound it), `None`
+    /// for a session it opened to us.
+    SessionOpened {
+        peer: PeerId,
+        dialled: Option<SocketAddr>,
+    },
+    /// A session with `peer` ended without a `CLOSE` (the peer stopped,
+    /// crashed, or broke the protocol): check its liveness now.
+    SessionBroken { peer: PeerId },
     /// The liveness sweep's clock.
     Tick,
     /// Shutdown has begun: no new contact from here on.

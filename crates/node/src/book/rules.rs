@@ -58,6 +58,10 @@ impl PeerBook {
                 started,
                 outcome,
             } => self.pinged(peer, started, outcome, now, &mut out),
+            Input::SessionOpened { peer, dialled } => {
+                self.session_opened(peer, dialled, now, &mut out)
+            }
+            Input::SessionBroken { peer } => self.session_broken(peer, now, &mut out),
             Input::Tick => self.tick(now, &mut out),
             Input::Leave => self.departing = true,
         }
@@ -405,6 +409,60 @@ impl PeerBook {
         Counters::inc(&self.counters.peers_unreachable);
         tracing::info!(peer = %peer, "peer unreachable; removed");
         self.remove(peer, RemovalReason::Unreachable, out);
+    }
+
+    /// A session proved `peer`'s key: it is alive; a session we dialled at
+    /// one of its listed addresses verifies the entry (`docs/node.md`).
+    /// Nothing is stored for an unknown peer: an inbound session names no
+    /// listen address, and we dial only stored peers.
+    fn session_opened(
+        &mut self,
+        peer: PeerId,
+        dialled: Option<SocketAddr>,
+        now: Now,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(known) = self.entry(&peer).cloned() else {
+            return;
+        };
+        self.heard(peer, now.at, dialled.is_some());
+        let listed = dialled.is_some_and(|addr| known.addrs.contains(&addr));
+        if listed && !known.verified {
+            let verified = PeerEntry {
+                verified: true,
+                last_seen_ms: now.unix_ms,
+                ..known
+            };
+            self.commit(verified, out);
+        }
+    }
+
+    /// A session broke: check the peer now (unless a check is in flight,
+    /// liveness is off, or the node is leaving).
+    fn session_broken(&mut self, peer: PeerId, now: Now, out: &mut Vec<Effect>) {
+        if !self.liveness.enabled || self.departing {
+            return;
+        }
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let Some(entry) = state.entry.as_ref().filter(|e| !e.addrs.is_empty()) else {
+            return;
+        };
+        if state.check.is_some() {
+            return;
+        }
+        let check = Check {
+            peer,
+            addrs: entry.addrs.clone(),
+            require_verified: entry.verified,
+            started: now.at,
+        };
+        state.check = Some(InFlightCheck {
+            started: now.at,
+            addrs: entry.addrs.clone(),
+        });
+        out.push(Effect::Ping(check));
     }
 
     /// Starts a check of every stored peer that is due.

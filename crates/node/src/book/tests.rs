@@ -1970,3 +1970,87 @@ fn a_refused_commit_resyncs_the_book_with_the_registry() {
         }),
     ]);
 }
+
+fn session(ms: u64, p: PeerId, dialled: Option<SocketAddr>) -> Step {
+    Step::In(ms, Input::SessionOpened { peer: p, dialled })
+}
+
+fn session_broken(ms: u64, p: PeerId) -> Step {
+    Step::In(ms, Input::SessionBroken { peer: p })
+}
+
+/// Rule 10: sessions.
+#[test]
+fn sessions_verify_a_dialled_address_and_a_break_checks_at_once() {
+    run_table(vec![
+        case(
+            "dialled at a listed address: verified",
+            vec![announce(0, P, &[A]), session(10, P, Some(A))],
+            &["upsert verified"],
+            &[],
+        ),
+        case(
+            "dialled at an unlisted address (a relay's): not verified",
+            vec![announce(0, P, &[A]), session(10, P, Some(B))],
+            &[],
+            &[],
+        )
+        .then(|case, run, _| assert!(!run.stored(case, P).verified, "{case}")),
+        case(
+            "inbound session: alive, not verified",
+            vec![announce(0, P, &[A]), session(10, P, None)],
+            &[],
+            &[],
+        )
+        .then(|case, run, _| assert!(!run.stored(case, P).verified, "{case}")),
+        case(
+            "session from an unknown peer: nothing stored",
+            vec![session(0, Q, Some(B))],
+            &[],
+            &[],
+        )
+        .then(|case, run, _| assert!(run.book.entry(&Q).is_none(), "{case}")),
+        case(
+            "inbound session resets the clock: not due at 5000",
+            vec![
+                announce(0, P, &[A]),
+                tick(1),
+                session(4000, P, None),
+                tick(5000),
+            ],
+            &[],
+            &[],
+        ),
+        case(
+            "broken session: checked at once",
+            vec![hello(0, P, true, PORT), session_broken(100, P)],
+            &["ping verified"],
+            &[],
+        ),
+        case(
+            "broken session with a check in flight: no second check",
+            vec![hello(0, P, true, PORT), tick(5000), session_broken(5100, P)],
+            &[],
+            &[],
+        ),
+        case(
+            "broken session of an unknown peer: nothing",
+            vec![session_broken(0, Q)],
+            &[],
+            &[],
+        ),
+        case(
+            "broken session while leaving: no check",
+            vec![hello(0, P, true, PORT), leave(50), session_broken(100, P)],
+            &[],
+            &[],
+        ),
+        case(
+            "broken session with liveness off: no check",
+            vec![hello(0, P, true, PORT), session_broken(100, P)],
+            &[],
+            &[],
+        )
+        .on(disabled),
+    ]);
+}

@@ -55,6 +55,8 @@ pub(crate) struct Inbox {
     pub commands: mpsc::Receiver<Command>,
     pub inbound: mpsc::Receiver<InboundEvent>,
     pub discovery: mpsc::Receiver<(Source, DiscoveryEvent)>,
+    /// Sessions opened and broken (`sessions.rs`).
+    pub sessions: mpsc::Receiver<Input>,
 }
 
 impl Actor {
@@ -79,6 +81,7 @@ impl Actor {
                     Some(Command::Stop) | None => break,
                 },
                 Some(event) = inbox.inbound.recv() => inbound(event),
+                Some(input) = inbox.sessions.recv() => Some(input),
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => done.ok().flatten(),
                 event = inbox.discovery.recv(), if discovery_open => match event {
                     Some((source, event)) => discovered(source, event),
@@ -129,6 +132,7 @@ impl Actor {
                 Effect::Greet(g) => {
                     self.spawn(tasks, "greet", g.peer, tasks::greet(self.net.clone(), g))
                 }
+
                 Effect::Ping(c) => {
                     self.spawn(tasks, "liveness", c.peer, tasks::check(self.net.clone(), c))
                 }

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::actor::Command;
+use super::sessions::Sessions;
 use super::sources::Sources;
 use super::tasks::{self, Net};
 use crate::error::ShutdownError;
@@ -51,6 +52,7 @@ pub(crate) struct Handle {
         allow(dead_code)
     )]
     pub observers: Attached,
+    pub sessions: Arc<Sessions>,
 }
 
 impl Drop for Handle {
@@ -61,6 +63,7 @@ impl Drop for Handle {
         if let Some(running) = lock(&self.running).take() {
             running.actor.abort();
         }
+        self.sessions.abort_all();
     }
 }
 
@@ -82,7 +85,13 @@ impl Handle {
                 Vec::new(),
             ),
         };
-        NodeMetrics::new(&self.counters, transport, discovery, self.registry.stats())
+        NodeMetrics::new(
+            &self.counters,
+            transport,
+            discovery,
+            self.registry.stats(),
+            self.sessions.counters.snapshot(),
+        )
     }
 
     /// The shutdown sequence (`Node::shutdown` documents it).
@@ -96,6 +105,7 @@ impl Handle {
             Ok(()) => targets.await.unwrap_or_default(),
             Err(_) => Default::default(),
         };
+        self.sessions.close_all();
         tasks::say_bye(&self.net, targets).await;
         let mut first_error = None;
         for mut source in running.sources.started {

@@ -4,6 +4,7 @@
 
 pub(crate) mod actor;
 mod handle;
+pub(crate) mod sessions;
 pub(crate) mod sources;
 pub(crate) mod tasks;
 
@@ -16,6 +17,7 @@ use rand_core::OsRng;
 use tazcom_discovery::LocalService;
 use tazcom_identity::Identity;
 use tazcom_registry::{Capabilities, PeerRegistry};
+use tazcom_transport::session::{NoiseKeys, Router, Session, SessionConfig, SessionCounters};
 use tazcom_transport::{Greeter, Listener, TransportConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +33,7 @@ use crate::metrics::Counters;
 use crate::observers::Attached;
 use actor::{Actor, Inbox};
 use handle::Running;
+pub(crate) use sessions::Sessions;
 use sources::SourceSpec;
 use tasks::Net;
 
@@ -47,16 +50,20 @@ pub(crate) struct Plan {
     pub config: NodeConfig,
     pub registry: PeerRegistry,
     pub observers: Attached,
+    pub sessions: SessionConfig,
 }
 
 /// Binds, starts the sources, spawns the actor; sends `Ready`.
 pub(crate) async fn start(plan: Plan) -> Result<Handle, StartError> {
     let me = plan.identity.peer_id();
     let span = tracing::info_span!("node", peer = %me.short());
+    let keys = NoiseKeys::generate().map_err(StartError::SessionKey)?;
+    let (accepted_tx, accepted) = mpsc::channel(INBOUND_QUEUE);
     let listener = Listener::bind(plan.listen, plan.transport.clone())
         .await
         .map_err(StartError::Bind)?
-        .with_identity(Arc::clone(&plan.identity));
+        .with_identity(Arc::clone(&plan.identity))
+        .with_sessions(keys.clone(), accepted_tx);
     let local_addr = listener.local_addr();
     let (inbound_tx, inbound) = mpsc::channel(INBOUND_QUEUE);
     let server = listener.serve(inbound_tx);
@@ -66,7 +73,7 @@ pub(crate) async fn start(plan: Plan) -> Result<Handle, StartError> {
         Greeter::new(
             Arc::clone(&plan.identity),
             Some(local_addr.port()),
-            plan.transport,
+            plan.transport.clone(),
         )
         .expect("Listener::bind has validated this config")
     });
@@ -89,11 +96,28 @@ pub(crate) async fn start(plan: Plan) -> Result<Handle, StartError> {
     let counters = Arc::new(Counters::default());
     let emitter = Arc::new(Emitter::new(plan.config.event_capacity));
     let (commands_tx, commands) = mpsc::channel(4);
+    let (session_tx, session_inputs) = mpsc::channel(INBOUND_QUEUE);
+    let sessions = Arc::new(Sessions {
+        identity: Arc::clone(&plan.identity),
+        keys,
+        router: Router::new(),
+        config: plan.sessions,
+        slots: server.session_slots().clone(),
+        counters: Arc::new(SessionCounters::default()),
+        registry: plan.registry.clone(),
+        emitter: Arc::clone(&emitter),
+        connect_timeout: plan.transport.connect_timeout,
+        handshake_timeout: plan.transport.handshake_timeout,
+        actor: session_tx,
+        table: Default::default(),
+    });
+    tokio::spawn(accept_sessions(Arc::clone(&sessions), accepted).instrument(span.clone()));
     let net = Net {
         greeter,
         greeting: plan.config.greeting,
         liveness: plan.config.liveness,
         counters: Arc::clone(&counters),
+        sessions: Arc::clone(&sessions),
     };
     let actor = Actor {
         book: PeerBook::new(
@@ -118,6 +142,7 @@ pub(crate) async fn start(plan: Plan) -> Result<Handle, StartError> {
         commands,
         inbound,
         discovery,
+        sessions: session_inputs,
     };
     let actor = tokio::spawn(actor.run(inbox).instrument(span.clone()));
     Ok(Handle {
@@ -137,5 +162,13 @@ pub(crate) async fn start(plan: Plan) -> Result<Handle, StartError> {
         stopping: tokio::sync::Mutex::new(()),
         final_transport: std::sync::Mutex::new(None),
         observers: plan.observers,
+        sessions,
     })
+}
+
+/// Hands each session the server accepted to the session table.
+async fn accept_sessions(sessions: Arc<Sessions>, mut accepted: mpsc::Receiver<Session>) {
+    while let Some(session) = accepted.recv().await {
+        sessions.adopt(session, None);
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tazcom_identity::PeerId;
+use tazcom_transport::session::HandshakeError;
 use tazcom_transport::{Greeter, TransportError};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
@@ -16,6 +17,8 @@ use crate::book::{Check, Greet, GreetKind, GreetOutcome, Input, PingOutcome};
 use crate::config::{GreetingPolicy, LivenessPolicy};
 use crate::event::GreetFailure;
 use crate::metrics::Counters;
+use crate::runtime::sessions::Proof;
+use crate::runtime::Sessions;
 
 /// Rounds over a probe hint's addresses: the prober's listener is bound
 /// before it probes, so a second round only covers a lost SYN or a busy peer.
@@ -34,6 +37,7 @@ pub(crate) struct Net {
     pub greeting: GreetingPolicy,
     pub liveness: LivenessPolicy,
     pub counters: Arc<Counters>,
+    pub sessions: Arc<Sessions>,
 }
 
 /// Tries each address in turn, round after round per the greeting policy
@@ -56,8 +60,8 @@ pub(crate) async fn greet(net: Net, g: Greet) -> Input {
             Counters::inc(&net.counters.hellos_sent);
             match net.greeter.greet(addr, &g.peer).await {
                 Ok(reply) => {
-                    let verified = reply.is_verified();
                     Counters::inc(&net.counters.hellos_acked);
+                    let verified = reply.is_verified() && proven(&net, g.peer, addr).await;
                     if verified {
                         Counters::inc(&net.counters.hellos_verified);
                     }
@@ -82,6 +86,27 @@ pub(crate) async fn greet(net: Net, g: Greet) -> Input {
     }
     let (addr, reason) = last;
     greeted(g, GreetOutcome::Failed { addr, reason })
+}
+
+/// After a signed ACK from `addr`: whether a session handshake at `addr`
+/// confirms it. A signed ACK only proves the key answered *through* `addr`
+/// (a relay can pass it on); the session binds both addresses of the
+/// connection. A peer without sessions (it answers the upgrade with `ACK`)
+/// keeps the signed greeting's proof.
+async fn proven(net: &Net, peer: PeerId, addr: SocketAddr) -> bool {
+    match net.sessions.prove(peer, addr).await {
+        Proof::Proven | Proof::Unsupported => true,
+        Proof::Failed(HandshakeError::AddressMismatch { expected, got }) => {
+            Counters::inc(&net.counters.address_mismatches);
+            tracing::warn!(peer = %peer, %addr, %expected, %got, "a relay answers for the peer; address not verified");
+            false
+        }
+        Proof::Failed(error) => {
+            Counters::inc(&net.counters.proofs_failed);
+            tracing::debug!(peer = %peer, %addr, %error, "no session at the greeted address; not verified");
+            false
+        }
+    }
 }
 
 fn greeted(g: Greet, outcome: GreetOutcome) -> Input {
@@ -112,6 +137,24 @@ pub(crate) async fn check(net: Net, c: Check) -> Input {
     'rounds: for round in 0..policy.attempts.max(1) {
         if round > 0 {
             tokio::time::sleep(policy.retry_after).await;
+        }
+        // Over the open session, if any: a keep-alive frame instead of a
+        // new TCP connection (the session proved the key).
+        if let Ok(Some(link)) = net.sessions.open_link(&c.peer) {
+            // Any frame from the peer within the interval (its own
+            // keep-alive, a message) already says it is alive.
+            if round == 0 && link.since_received() < policy.interval {
+                outcome = PingOutcome::Answered;
+                break 'rounds;
+            }
+            Counters::inc(&net.counters.keepalives_sent);
+            match link.ping(policy.timeout).await {
+                Ok(_) => {
+                    outcome = PingOutcome::Answered;
+                    break 'rounds;
+                }
+                Err(e) => tracing::debug!(peer = %c.peer, error = %e, "keep-alive unanswered"),
+            }
         }
         for &addr in &c.addrs {
             Counters::inc(&net.counters.pings_sent);

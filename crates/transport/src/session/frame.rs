@@ -1,15 +1,29 @@
-//! The frame layer of an established session (`docs/wire.md` §3.8): each
+//! The frame layer of an established session (`docs/wire.md` §3.8.6): each
 //! frame is a 2-byte big-endian length and one Noise transport message.
+//!
+//! A [`Session`] can be split into a [`SessionReader`] and a
+//! [`SessionWriter`] so that reading and writing run in two tasks: each
+//! half keeps its own Noise nonce (a counter per direction, as Noise
+//! specifies) over one shared, immutable cipher state.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use snow::StatelessTransportState;
 use tazcom_identity::PeerId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use super::{MAX_FRAME, MAX_PLAINTEXT, TAG_LEN};
+use super::{SessionSlot, MAX_PLAINTEXT, TAG_LEN};
+
+/// Read buffer of an idle session: small, so that hundreds of open
+/// sessions cost little (`docs/performance.md`, memory per session).
+const IDLE_READ_BUFFER: usize = 2048;
+/// Above this capacity an empty buffer is given back to the allocator.
+const KEEP_BUFFER: usize = 16 * 1024;
 
 /// Why a [`Session`] frame could not be sent or received.
 #[derive(Debug, thiserror::Error)]
@@ -50,21 +64,18 @@ pub enum SessionError {
 /// of it has arrived; partial input stays buffered); [`send`](Self::send) is
 /// not (cancelled mid-write, the peer sees a truncated frame).
 pub struct Session {
-    peer: PeerId,
-    remote_addr: SocketAddr,
-    transport: snow::TransportState,
-    stream: TcpStream,
-    inbound: Vec<u8>,
-    scratch: Vec<u8>,
-    closed: bool,
+    reader: SessionReader,
+    writer: SessionWriter,
+    initiator: bool,
+    slot: Option<SessionSlot>,
 }
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("peer", &self.peer)
-            .field("remote_addr", &self.remote_addr)
-            .field("closed", &self.closed)
+            .field("peer", &self.reader.peer)
+            .field("remote_addr", &self.reader.remote_addr)
+            .field("initiator", &self.initiator)
             .finish_non_exhaustive()
     }
 }
@@ -73,34 +84,61 @@ impl Session {
     pub(super) fn new(
         peer: PeerId,
         remote_addr: SocketAddr,
-        transport: snow::TransportState,
+        transport: StatelessTransportState,
         stream: TcpStream,
+        initiator: bool,
     ) -> Session {
+        let transport = Arc::new(transport);
+        let (read_half, write_half) = stream.into_split();
         Session {
-            peer,
-            remote_addr,
-            transport,
-            stream,
-            inbound: Vec::new(),
-            scratch: vec![0u8; MAX_FRAME],
-            closed: false,
+            reader: SessionReader {
+                peer,
+                remote_addr,
+                transport: Arc::clone(&transport),
+                nonce: 0,
+                stream: read_half,
+                inbound: Vec::new(),
+                start: 0,
+                closed: false,
+            },
+            writer: SessionWriter {
+                transport,
+                nonce: 0,
+                stream: write_half,
+                out: Vec::new(),
+                written: 0,
+                closed: false,
+            },
+            initiator,
+            slot: None,
         }
     }
 
     /// The peer's id, proven by the handshake.
     pub fn peer(&self) -> PeerId {
-        self.peer
+        self.reader.peer
     }
 
     /// The peer's address (this side's socket peer address), bound by the
     /// handshake.
     pub fn remote_addr(&self) -> SocketAddr {
-        self.remote_addr
+        self.reader.remote_addr
+    }
+
+    /// Whether this side dialled (Noise initiator).
+    pub fn is_initiator(&self) -> bool {
+        self.initiator
     }
 
     /// Whether an earlier error closed the session.
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.reader.closed || self.writer.closed
+    }
+
+    /// Makes the session hold `slot` (a place under the session cap) until
+    /// it is dropped, or handed on by [`into_parts`](Self::into_parts).
+    pub fn hold_slot(&mut self, slot: SessionSlot) {
+        self.slot = Some(slot);
     }
 
     /// Encrypts `plaintext` (at most [`MAX_PLAINTEXT`] bytes, may be empty)
@@ -108,36 +146,70 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// [`SessionError::TooLarge`] (nothing sent, session still open);
-    /// [`SessionError::Io`] (session closed); [`SessionError::Closed`].
+    /// As [`SessionWriter::send`].
     pub async fn send(&mut self, plaintext: &[u8]) -> Result<(), SessionError> {
-        if self.closed {
+        // An error on either half closes the whole session.
+        if self.is_closed() {
             return Err(SessionError::Closed);
         }
-        if plaintext.len() > MAX_PLAINTEXT {
-            return Err(SessionError::TooLarge {
-                len: plaintext.len(),
-                max: MAX_PLAINTEXT,
-            });
-        }
-        let mut frame = vec![0u8; 2 + plaintext.len() + TAG_LEN];
-        let len = match self.transport.write_message(plaintext, &mut frame[2..]) {
-            Ok(len) => len,
-            Err(e) => {
-                self.closed = true;
-                return Err(SessionError::Io(io::Error::other(e)));
-            }
-        };
-        frame[..2].copy_from_slice(&(len as u16).to_be_bytes());
-        frame.truncate(2 + len);
-        if let Err(e) = self.stream.write_all(&frame).await {
-            self.closed = true;
-            return Err(SessionError::Io(e));
-        }
-        Ok(())
+        self.writer.send(plaintext).await
     }
 
     /// Reads and decrypts the next whole frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`SessionReader::recv`].
+    pub async fn recv(&mut self) -> Result<Vec<u8>, SessionError> {
+        if self.is_closed() {
+            return Err(SessionError::Closed);
+        }
+        self.reader.recv().await
+    }
+
+    /// The two halves, to read and write from two tasks, and the session
+    /// slot it held (if any).
+    pub fn into_parts(self) -> (SessionReader, SessionWriter, Option<SessionSlot>) {
+        (self.reader, self.writer, self.slot)
+    }
+
+    /// The TCP stream's write half, for tests that must put raw bytes on
+    /// the wire (feature `test-support`; not a stable API).
+    #[cfg(feature = "test-support")]
+    pub fn raw_writer(&mut self) -> &mut OwnedWriteHalf {
+        &mut self.writer.stream
+    }
+}
+
+/// The receiving half of a [`Session`].
+pub struct SessionReader {
+    peer: PeerId,
+    remote_addr: SocketAddr,
+    transport: Arc<StatelessTransportState>,
+    nonce: u64,
+    stream: OwnedReadHalf,
+    /// Bytes received; those before `start` are consumed.
+    inbound: Vec<u8>,
+    start: usize,
+    closed: bool,
+}
+
+impl fmt::Debug for SessionReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionReader")
+            .field("peer", &self.peer)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionReader {
+    /// The peer's id, proven by the handshake.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    /// Reads and decrypts the next whole frame. Cancel-safe.
     ///
     /// # Errors
     ///
@@ -158,24 +230,28 @@ impl Session {
 
     async fn recv_inner(&mut self) -> Result<Vec<u8>, SessionError> {
         loop {
-            if let Some(body) = split_frame(&self.inbound)? {
+            if let Some(body) = split_frame(&self.inbound[self.start..])? {
                 let consumed = 2 + body.len();
+                // The body holds at least the 16-byte tag when it is valid;
+                // a shorter one fails decryption below.
+                let mut plaintext = vec![0u8; body.len().saturating_sub(TAG_LEN)];
                 let n = self
                     .transport
-                    .read_message(body, &mut self.scratch)
+                    .read_message(self.nonce, body, &mut plaintext)
                     .map_err(SessionError::Decrypt)?;
-                self.inbound.drain(..consumed);
-                return Ok(self.scratch[..n].to_vec());
+                self.nonce += 1;
+                plaintext.truncate(n);
+                self.consume(consumed);
+                return Ok(plaintext);
             }
-            self.inbound
-                .reserve(MAX_FRAME + 2 - self.inbound.len().min(MAX_FRAME));
+            self.make_room();
             let n = self
                 .stream
                 .read_buf(&mut self.inbound)
                 .await
                 .map_err(SessionError::Io)?;
             if n == 0 {
-                return Err(if self.inbound.is_empty() {
+                return Err(if self.start == self.inbound.len() {
                     SessionError::PeerClosed
                 } else {
                     SessionError::Io(io::ErrorKind::UnexpectedEof.into())
@@ -184,11 +260,155 @@ impl Session {
         }
     }
 
-    /// The TCP stream, for tests that must put raw bytes on the wire
-    /// (feature `test-support`; not a stable API).
-    #[cfg(feature = "test-support")]
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
+    /// Drops `n` consumed bytes; an emptied, grown buffer is given back.
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.inbound.len() {
+            self.inbound.clear();
+            self.start = 0;
+            if self.inbound.capacity() > KEEP_BUFFER {
+                self.inbound = Vec::new();
+            }
+        }
+    }
+
+    /// Moves unconsumed bytes to the front and reserves room for the frame
+    /// in progress (its full length when the header is in, else a small
+    /// read).
+    fn make_room(&mut self) {
+        if self.start > 0 {
+            self.inbound.drain(..self.start);
+            self.start = 0;
+        }
+        let want = match self.inbound.first_chunk::<2>() {
+            Some(header) => 2 + usize::from(u16::from_be_bytes(*header)),
+            None => IDLE_READ_BUFFER,
+        };
+        let spare = want
+            .saturating_sub(self.inbound.len())
+            .max(IDLE_READ_BUFFER);
+        self.inbound.reserve(spare);
+    }
+}
+
+/// The sending half of a [`Session`]: frames are encrypted into an output
+/// buffer ([`queue`](Self::queue), no I/O) and written by
+/// [`flush`](Self::flush), so that a burst of small frames costs one write.
+pub struct SessionWriter {
+    transport: Arc<StatelessTransportState>,
+    nonce: u64,
+    stream: OwnedWriteHalf,
+    out: Vec<u8>,
+    /// Bytes at the front of `out` already written (by a flush that was
+    /// cancelled part way: the next one goes on from there).
+    written: usize,
+    closed: bool,
+}
+
+impl fmt::Debug for SessionWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionWriter")
+            .field("buffered", &self.buffered())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionWriter {
+    /// Encrypts `plaintext` (at most [`MAX_PLAINTEXT`] bytes, may be empty)
+    /// as the next frame into the output buffer; nothing is written yet.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::TooLarge`] (nothing queued, session still open);
+    /// [`SessionError::Closed`].
+    pub fn queue(&mut self, plaintext: &[u8]) -> Result<(), SessionError> {
+        if self.closed {
+            return Err(SessionError::Closed);
+        }
+        if plaintext.len() > MAX_PLAINTEXT {
+            return Err(SessionError::TooLarge {
+                len: plaintext.len(),
+                max: MAX_PLAINTEXT,
+            });
+        }
+        let at = self.out.len();
+        let body = plaintext.len() + TAG_LEN;
+        self.out.resize(at + 2 + body, 0);
+        match self
+            .transport
+            .write_message(self.nonce, plaintext, &mut self.out[at + 2..])
+        {
+            Ok(len) => {
+                debug_assert_eq!(len, body);
+                self.nonce += 1;
+                self.out[at..at + 2].copy_from_slice(&(body as u16).to_be_bytes());
+                Ok(())
+            }
+            Err(e) => {
+                self.out.truncate(at);
+                self.closed = true;
+                Err(SessionError::Io(io::Error::other(e)))
+            }
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn buffered(&self) -> usize {
+        self.out.len() - self.written
+    }
+
+    /// Writes every queued frame. Cancel-safe: cancelled part way, the
+    /// next call writes the rest (nothing twice).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Io`] (session closed); [`SessionError::Closed`].
+    pub async fn flush(&mut self) -> Result<(), SessionError> {
+        if self.closed {
+            return Err(SessionError::Closed);
+        }
+        while self.written < self.out.len() {
+            match self.stream.write(&self.out[self.written..]).await {
+                Ok(0) => {
+                    self.closed = true;
+                    return Err(SessionError::Io(io::ErrorKind::WriteZero.into()));
+                }
+                Ok(n) => self.written += n,
+                Err(e) => {
+                    self.closed = true;
+                    return Err(SessionError::Io(e));
+                }
+            }
+        }
+        self.written = 0;
+        self.out.clear();
+        if self.out.capacity() > KEEP_BUFFER {
+            self.out = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// [`queue`](Self::queue) then [`flush`](Self::flush).
+    ///
+    /// # Errors
+    ///
+    /// As both.
+    pub async fn send(&mut self, plaintext: &[u8]) -> Result<(), SessionError> {
+        self.queue(plaintext)?;
+        self.flush().await
+    }
+
+    /// Closes the write direction (TCP FIN) after flushing; the peer's
+    /// reader then sees [`SessionError::PeerClosed`].
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Io`].
+    pub async fn shutdown(&mut self) -> Result<(), SessionError> {
+        self.flush().await?;
+        self.closed = true;
+        self.stream.shutdown().await.map_err(SessionError::Io)
     }
 }
 
@@ -197,7 +417,7 @@ impl Session {
 /// big-endian length and all `length` bytes of the body are there (the frame
 /// takes `2 + body.len()` bytes of `buf`; the caller removes them),
 /// `Ok(None)` when more bytes are needed, [`SessionError::EmptyFrame`] for a
-/// length of 0. Pure, no I/O: [`Session::recv`] decrypts what it returns.
+/// length of 0. Pure, no I/O: [`SessionReader::recv`] decrypts what it returns.
 pub(super) fn split_frame(buf: &[u8]) -> Result<Option<&[u8]>, SessionError> {
     let Some((header, rest)) = buf.split_first_chunk::<2>() else {
         return Ok(None);
@@ -212,6 +432,7 @@ pub(super) fn split_frame(buf: &[u8]) -> Result<Option<&[u8]>, SessionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::MAX_FRAME;
 
     #[test]
     fn split_frame_table() {

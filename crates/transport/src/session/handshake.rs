@@ -159,7 +159,7 @@ async fn initiate_inner(
     // -> s, se + our payload
     let ours = BindingPayload::sign(identity, keys.public(), local, peer).encode();
     exchange.send(&ours).await?;
-    exchange.finish(expected, peer)
+    exchange.finish(expected, peer, true)
 }
 
 /// Runs the handshake as responder on a connection whose upgrade line
@@ -209,7 +209,7 @@ async fn respond_inner(
     exchange.send(&ours).await?;
     // -> s, se + initiator's payload
     exchange.recv_binding(&from, local, peer).await?;
-    exchange.finish(from, peer)
+    exchange.finish(from, peer, false)
 }
 
 /// A handshake in progress: the Noise state, the connection, and one
@@ -269,12 +269,26 @@ impl Exchange {
     }
 
     /// The established session with `peer` at `remote_addr`.
-    fn finish(self, peer: PeerId, remote_addr: SocketAddr) -> Result<Session, HandshakeError> {
+    fn finish(
+        self,
+        peer: PeerId,
+        remote_addr: SocketAddr,
+        initiator: bool,
+    ) -> Result<Session, HandshakeError> {
         let transport = self
             .noise
-            .into_transport_mode()
+            .into_stateless_transport_mode()
             .map_err(HandshakeError::Noise)?;
-        Ok(Session::new(peer, remote_addr, transport, self.stream))
+        if let Err(error) = self.stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a session");
+        }
+        Ok(Session::new(
+            peer,
+            remote_addr,
+            transport,
+            self.stream,
+            initiator,
+        ))
     }
 }
 

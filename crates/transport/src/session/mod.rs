@@ -58,8 +58,13 @@
 //!   [`recv`](Session::recv), at most [`MAX_PLAINTEXT`] bytes each; a frame
 //!   that fails decryption closes the session ([`SessionError`]).
 //!
-//! The message layer (protocol names, chunking, receipts) is not here yet,
-//! nor is the server's use of [`respond`].
+//! - The message layer (`docs/wire.md` §3.9): [`Record`] (what one frame
+//!   says, pure), chunk reassembly, and [`Link`], one task per session that
+//!   carries messages named by protocol, with receipts, request/response,
+//!   keep-alive and a graceful close; a [`Router`] hands received messages
+//!   to one bounded [`Inbox`] per served protocol.
+//! - [`SessionSlots`]: the cap on open sessions, shared by the server
+//!   (inbound) and the node (outbound).
 //!
 //! [`TcpStream`]: tokio::net::TcpStream
 
@@ -67,13 +72,33 @@
 // and address encoding, pure (`binding`), the Noise keys and the handshake
 // with its length framing (`handshake`), the encrypted frames (`frame`).
 mod binding;
+mod codec;
+mod config;
 mod frame;
 mod handshake;
+mod link;
+mod reassembly;
+mod router;
+mod slots;
 mod upgrade;
 
 pub use binding::{encode_address, BindingPayload};
-pub use frame::{Session, SessionError};
+pub use codec::{
+    valid_protocol, CloseReason, ReceiptStatus, Record, RecordError, ResponseStatus, FLAG_REQUEST,
+    KIND_CLOSE, KIND_MORE, KIND_MSG, KIND_PING, KIND_PONG, KIND_RECEIPT, KIND_RESPONSE,
+    MAX_PROTOCOL_LEN,
+};
+pub use config::{
+    SessionConfig, SessionConfigError, SessionCounters, SessionStats, DEFAULT_CLOSE_GRACE,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEND_TIMEOUT,
+    MAX_IN_FLIGHT, MAX_MAX_MESSAGE_BYTES, MAX_PINGS_IN_FLIGHT,
+};
+pub use frame::{Session, SessionError, SessionReader, SessionWriter};
 pub use handshake::{initiate, respond, HandshakeError, NoiseKeys};
+pub use link::{Link, LinkEnd, Refusal, Responder, SendError};
+pub use reassembly::ReassemblyError;
+pub use router::{Inbox, InboxError, Incoming, Router, ServeError};
+pub use slots::{SessionSlot, SessionSlots};
 pub use upgrade::{UpgradeError, UpgradeRequest};
 
 /// The frame splitter of [`Session::recv`], for the `session_frames` fuzz

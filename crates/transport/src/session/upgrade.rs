@@ -4,7 +4,7 @@
 
 use std::io;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tazcom_identity::PeerId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -68,6 +68,16 @@ impl UpgradeRequest {
         let Value::Object(fields) = value else {
             return Err(UpgradeError::NotJson);
         };
+        UpgradeRequest::from_fields(&fields)
+    }
+
+    /// As [`parse`](Self::parse), from the fields of a line already parsed
+    /// as a JSON object (the server's line reader does that).
+    ///
+    /// # Errors
+    ///
+    /// As [`parse`](Self::parse).
+    pub fn from_fields(fields: &Map<String, Value>) -> Result<UpgradeRequest, UpgradeError> {
         let Some(Value::String(kind)) = fields.get("type") else {
             return Err(UpgradeError::NotJson);
         };

@@ -1,0 +1,293 @@
+//! The node's sessions: at most one [`Link`] per peer, opened on demand
+//! (`send`, `request`) or after a verified greeting to a peer announcing
+//! `caps=session`, accepted from the server, and closed when idle or at
+//! shutdown. A simultaneous open keeps the session dialled by the smaller
+//! peer id on both sides (`docs/wire.md` §3.9.6).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tazcom_identity::{Identity, PeerId};
+use tazcom_registry::PeerRegistry;
+use tazcom_transport::session::{
+    self, HandshakeError, Link, LinkEnd, NoiseKeys, Router, SendError, Session, SessionConfig,
+    SessionCounters, SessionSlots,
+};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::book::Input;
+use crate::event::NodeEvent;
+use crate::events::Emitter;
+
+/// Peers remembered as answering the upgrade with `ACK` (no sessions); the
+/// set is cleared when full, so it stays bounded on a hostile LAN.
+const MAX_UNSUPPORTED: usize = 4096;
+
+/// The outcome of [`Sessions::prove`].
+#[derive(Debug)]
+pub(crate) enum Proof {
+    /// A session handshake at the address proved the key and both
+    /// addresses of the connection.
+    Proven,
+    /// The peer answered the upgrade with `ACK`: it has no sessions (a
+    /// signed greeting is all it can prove).
+    Unsupported,
+    /// The handshake failed: a relay (`AddressMismatch`), or any other
+    /// failure; nothing is proven at the address.
+    Failed(HandshakeError),
+}
+
+/// What the session table needs; one per node, shared (`Arc`).
+pub(crate) struct Sessions {
+    pub identity: Arc<Identity>,
+    pub keys: NoiseKeys,
+    pub router: Router,
+    pub config: SessionConfig,
+    pub slots: SessionSlots,
+    pub counters: Arc<SessionCounters>,
+    pub registry: PeerRegistry,
+    pub emitter: Arc<Emitter>,
+    pub connect_timeout: Duration,
+    pub handshake_timeout: Duration,
+    /// Session up or broken, for the peer book.
+    pub actor: mpsc::Sender<Input>,
+    pub table: Mutex<Table>,
+}
+
+#[derive(Default)]
+pub(crate) struct Table {
+    links: HashMap<PeerId, Link>,
+    /// One dial at a time per peer: later callers wait for it.
+    dialing: HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>,
+    unsupported: HashSet<PeerId>,
+    /// Set at shutdown: no new session.
+    closed: bool,
+}
+
+fn lock(m: &Mutex<Table>) -> MutexGuard<'_, Table> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Sessions {
+    /// The open session to `peer`, dialling one when there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Unsupported`] (the peer answered `ACK`),
+    /// [`SendError::NotConnected`] (no known address, no free session slot,
+    /// or every address failed: the last handshake error attached),
+    /// [`SendError::SessionClosed`] (the node is stopping).
+    pub(crate) async fn link(self: &Arc<Self>, peer: PeerId) -> Result<Link, SendError> {
+        if let Some(link) = self.open_link(&peer)? {
+            return Ok(link);
+        }
+        let gate = {
+            let mut table = lock(&self.table);
+            Arc::clone(table.dialing.entry(peer).or_default())
+        };
+        let _dialing = gate.lock().await;
+        let result = match self.open_link(&peer)? {
+            Some(link) => Ok(link),
+            None => self.dial(peer).await,
+        };
+        lock(&self.table).dialing.remove(&peer);
+        result
+    }
+
+    /// The open, not closing, link to `peer`, if any.
+    pub(crate) fn open_link(&self, peer: &PeerId) -> Result<Option<Link>, SendError> {
+        let table = lock(&self.table);
+        if table.closed {
+            return Err(SendError::SessionClosed);
+        }
+        if table.unsupported.contains(peer) {
+            return Err(SendError::Unsupported);
+        }
+        Ok(table.links.get(peer).filter(|l| !l.is_closing()).cloned())
+    }
+
+    /// Whether `peer`'s key can be proven at `addr` by a session handshake
+    /// (`docs/node.md`, "Verification"): a fresh dial there, whatever is
+    /// open already; the session is then kept (or closed as a duplicate).
+    pub(crate) async fn prove(self: &Arc<Self>, peer: PeerId, addr: SocketAddr) -> Proof {
+        if lock(&self.table).closed {
+            return Proof::Failed(HandshakeError::Io(std::io::Error::other(
+                "node is stopping",
+            )));
+        }
+        match self.dial_at(peer, addr).await {
+            Ok(_) => Proof::Proven,
+            Err(HandshakeError::Unsupported) => {
+                self.mark_unsupported(peer);
+                Proof::Unsupported
+            }
+            Err(e) => Proof::Failed(e),
+        }
+    }
+
+    fn mark_unsupported(&self, peer: PeerId) {
+        let mut table = lock(&self.table);
+        if table.unsupported.len() >= MAX_UNSUPPORTED {
+            table.unsupported.clear();
+        }
+        table.unsupported.insert(peer);
+    }
+
+    /// Dials `peer` at each of its registry addresses in turn.
+    async fn dial(self: &Arc<Self>, peer: PeerId) -> Result<Link, SendError> {
+        let addrs = self
+            .registry
+            .get(&peer)
+            .map(|entry| entry.addrs.clone())
+            .unwrap_or_default();
+        let mut last = None;
+        for addr in addrs {
+            match self.dial_at(peer, addr).await {
+                Ok(link) => return Ok(link),
+                Err(HandshakeError::Unsupported) => {
+                    self.mark_unsupported(peer);
+                    return Err(SendError::Unsupported);
+                }
+                Err(e) => {
+                    tracing::debug!(peer = %peer, %addr, error = %e, "session dial failed");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(SendError::NotConnected(last))
+    }
+
+    async fn dial_at(
+        self: &Arc<Self>,
+        peer: PeerId,
+        addr: SocketAddr,
+    ) -> Result<Link, HandshakeError> {
+        let Some(slot) = self.slots.try_acquire() else {
+            return Err(HandshakeError::Io(std::io::Error::other(
+                "max_sessions sessions are open",
+            )));
+        };
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| HandshakeError::Timeout {
+                after: self.connect_timeout,
+            })?
+            .map_err(HandshakeError::Io)?;
+        let mut session = session::initiate(
+            stream,
+            &self.identity,
+            &self.keys,
+            peer,
+            self.handshake_timeout,
+        )
+        .await?;
+        session.hold_slot(slot);
+        Ok(self.adopt(session, Some(addr)))
+    }
+
+    /// Starts the link of an established session (dialled at `dialled`, or
+    /// accepted when `None`) and keeps it, or the one it duplicates.
+    pub(crate) fn adopt(self: &Arc<Self>, session: Session, dialled: Option<SocketAddr>) -> Link {
+        let peer = session.peer();
+        let remote = session.remote_addr();
+        let link = Link::spawn(
+            session,
+            self.router.clone(),
+            self.config,
+            Arc::clone(&self.counters),
+        );
+        let kept = {
+            let mut table = lock(&self.table);
+            if table.closed {
+                link.close();
+                return link;
+            }
+            table.unsupported.remove(&peer);
+            match table.links.get(&peer) {
+                Some(old) if !old.is_closing() && !self.prefer(&link, old) => {
+                    link.close_duplicate();
+                    old.clone()
+                }
+                existing => {
+                    if let Some(old) = existing.filter(|o| !o.is_closing()) {
+                        old.close_duplicate();
+                    }
+                    table.links.insert(peer, link.clone());
+                    link.clone()
+                }
+            }
+        };
+        tracing::debug!(peer = %peer, %remote, initiator = link.is_initiator(), "session opened");
+        self.emitter.emit(NodeEvent::SessionOpened {
+            peer,
+            remote,
+            initiator: link.is_initiator(),
+        });
+        let _ = self.actor.try_send(Input::SessionOpened { peer, dialled });
+        self.watch(link);
+        kept
+    }
+
+    /// Of two sessions with one peer, the one dialled by the smaller peer
+    /// id is kept (both sides decide alike).
+    fn prefer(&self, new: &Link, old: &Link) -> bool {
+        let me = self.identity.peer_id();
+        let dialler = |l: &Link| if l.is_initiator() { me } else { l.peer() };
+        dialler(new) < dialler(old)
+    }
+
+    /// When `link` ends: forgets it and tells the book whether it broke.
+    fn watch(self: &Arc<Self>, link: Link) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let end = link.closed().await;
+            let peer = link.peer();
+            {
+                let mut table = lock(&this.table);
+                if table.links.get(&peer).is_some_and(|l| l.same_as(&link)) {
+                    table.links.remove(&peer);
+                }
+            }
+            let broken = matches!(end, LinkEnd::PeerGone | LinkEnd::Broken(_));
+            tracing::debug!(peer = %peer, ?end, "session closed");
+            this.emitter.emit(NodeEvent::SessionClosed { peer, broken });
+            if broken {
+                let _ = this.actor.try_send(Input::SessionBroken { peer });
+            }
+        });
+    }
+
+    /// Shutdown: no new session; each open one closes gracefully.
+    pub(crate) fn close_all(&self) {
+        let mut table = lock(&self.table);
+        table.closed = true;
+        for link in table.links.values() {
+            link.close();
+        }
+    }
+
+    /// The node is dropped without a shutdown: every session ends now.
+    pub(crate) fn abort_all(&self) {
+        let mut table = lock(&self.table);
+        table.closed = true;
+        for link in table.links.values() {
+            link.abort();
+        }
+    }
+
+    /// The peers with an open session.
+    pub(crate) fn connected(&self) -> Vec<PeerId> {
+        let table = lock(&self.table);
+        let mut peers: Vec<PeerId> = table
+            .links
+            .iter()
+            .filter(|(_, l)| !l.is_closing())
+            .map(|(p, _)| *p)
+            .collect();
+        peers.sort();
+        peers
+    }
+}
