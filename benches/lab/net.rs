@@ -44,6 +44,52 @@ impl Net {
         &self.hosts[i]
     }
 
+    /// Starts counting, in every host, the TCP packets it sends (IP and TCP
+    /// headers included) with an nftables counter in its namespace (table
+    /// `inet labcount`, replaced if present). `Ok(false)` when `nft` is not
+    /// installed (apt `nftables`): the lab then reports no byte count.
+    pub(crate) fn count_tcp(&self) -> Result<bool, LabError> {
+        if Command::new("nft").arg("--version").output().is_err() {
+            return Ok(false);
+        }
+        for h in &self.hosts {
+            let _ = nft(h, &["delete", "table", "inet", "labcount"]);
+            nft(h, &["add", "table", "inet", "labcount"])?;
+            nft(
+                h,
+                &[
+                    "add",
+                    "chain",
+                    "inet",
+                    "labcount",
+                    "out",
+                    "{ type filter hook output priority 0; }",
+                ],
+            )?;
+            nft(
+                h,
+                &[
+                    "add", "rule", "inet", "labcount", "out", "meta", "l4proto", "tcp", "counter",
+                ],
+            )?;
+        }
+        Ok(true)
+    }
+
+    /// TCP bytes host `i` sent since [`count_tcp`](Self::count_tcp).
+    pub(crate) fn tcp_bytes(&self, i: usize) -> Result<u64, LabError> {
+        let listing = nft(
+            &self.hosts[i],
+            &["list", "chain", "inet", "labcount", "out"],
+        )?;
+        listing
+            .split_whitespace()
+            .skip_while(|w| *w != "bytes")
+            .nth(1)
+            .and_then(|b| b.parse().ok())
+            .ok_or_else(|| LabError::Failed(format!("no byte counter in {listing:?}")))
+    }
+
     fn add_namespace(&mut self, name: &str) -> Result<(), LabError> {
         ip(&["netns", "add", name])?;
         self.created.push(name.to_owned());
@@ -121,6 +167,23 @@ fn disable_ipv6(ns: &str) -> Result<(), LabError> {
         ip(&["netns", "exec", ns, "sysctl", "-qw", &setting])?;
     }
     Ok(())
+}
+
+/// Runs `nft ARGS` in namespace `ns`; its stdout, or its stderr as the error.
+fn nft(ns: &str, args: &[&str]) -> Result<String, LabError> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "nft"])
+        .args(args)
+        .output()
+        .map_err(|e| LabError::Failed(format!("cannot run `nft`: {e}")))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    Err(LabError::Failed(format!(
+        "`nft {}` in {ns} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    )))
 }
 
 /// Runs `ip ARGS`; a failure carries `ip`'s stderr. EPERM becomes

@@ -145,18 +145,22 @@ fn departure(
 }
 
 /// Converges `n` nodes, idles for `idle`, then reads the largest `VmHWM`
-/// among them and, from the `metrics` lines they print as they stop, the
-/// PINGs sent per directed peer pair per minute.
+/// among them; from the `metrics` lines they print as they stop, the
+/// liveness checks per directed peer pair per minute (TCP PINGs and
+/// keep-alives over sessions); and, when `nft` is installed, the TCP bytes
+/// (IP and TCP headers included) all nodes sent while idle, per unordered
+/// peer pair per minute.
 fn idle_run(
     nodes: &mut Nodes,
     net: &Net,
     n: usize,
     idle: Duration,
 ) -> Result<Vec<Measure>, LabError> {
-    // The rate counts every PING since the spawns (convergence included).
+    // The rate counts every check since the spawns (convergence included).
     let spawned = std::time::Instant::now();
     let converged = converge(nodes, net, n);
-    let rss = converged.and_then(|()| {
+    let measured = converged.and_then(|()| {
+        let counting = net.count_tcp()?;
         let idle_from = std::time::Instant::now();
         while idle_from.elapsed() < idle {
             if crate::stop_requested() {
@@ -164,16 +168,23 @@ fn idle_run(
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        (0..n)
+        let idle_minutes = idle_from.elapsed().as_secs_f64() / 60.0;
+        let bytes = match counting {
+            true => Some((0..n).map(|i| net.tcp_bytes(i)).sum::<Result<u64, _>>()?),
+            false => None,
+        };
+        let peak = (0..n)
             .map(|i| nodes.vm_hwm_kb(i))
-            .try_fold(0, |max, kb| Ok(max.max(kb?)))
+            .try_fold(0, |max, kb| Ok(max.max(kb?)))?;
+        Ok((peak, bytes.map(|b| (b, idle_minutes))))
     });
     let minutes = spawned.elapsed().as_secs_f64() / 60.0;
     nodes.stop_all();
-    let peak_kb = rss?;
+    let (peak_kb, bytes) = measured?;
     let (pings, reported) = nodes.metric_sum("pings_sent");
+    let (keepalives, _) = nodes.metric_sum("keepalives_sent");
     let pairs = (n * (n - 1)) as f64;
-    Ok(vec![
+    let mut measures = vec![
         Measure {
             name: "idle_rss",
             value: peak_kb as f64,
@@ -182,11 +193,20 @@ fn idle_run(
         },
         Measure {
             name: "liveness",
-            value: pings as f64 / pairs / minutes,
+            value: (pings + keepalives) as f64 / pairs / minutes,
             unit: "per_peer_min",
             ok: reported == n,
         },
-    ])
+    ];
+    if let Some((bytes, idle_minutes)) = bytes {
+        measures.push(Measure {
+            name: "liveness_tcp_bytes",
+            value: bytes as f64 / (pairs / 2.0) / idle_minutes,
+            unit: "B_per_pair_min",
+            ok: true,
+        });
+    }
+    Ok(measures)
 }
 
 /// Starts `count` nodes and waits until every pair has greeted; a run whose

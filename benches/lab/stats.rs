@@ -6,13 +6,15 @@ use std::path::Path;
 
 /// One measured value of one run.
 pub(crate) struct Row {
-    /// The scenario name, or for the `idle` scenario one of its two
-    /// measures: `idle_rss` (kB) and `liveness` (PINGs per peer per minute).
+    /// The scenario name, or for the `idle` scenario one of its measures:
+    /// `idle_rss` (kB), `liveness` (checks per directed peer pair per
+    /// minute) and `liveness_tcp_bytes` (TCP bytes per peer pair per
+    /// minute while idle, when `nft` is installed).
     pub(crate) scenario: &'static str,
     pub(crate) n: usize,
     pub(crate) run: u32,
     pub(crate) value: f64,
-    /// `ms`, `kB` or `per_peer_min`.
+    /// `ms`, `kB`, `per_peer_min` or `B_per_pair_min`.
     pub(crate) unit: &'static str,
     pub(crate) ok: bool,
 }
@@ -43,8 +45,16 @@ impl Csv {
 /// Reads a CSV written by [`Csv`] (for `--plot-from`). Rows whose scenario
 /// or unit this lab does not write are skipped.
 pub(crate) fn read_csv(path: &Path) -> io::Result<Vec<Row>> {
-    const NAMES: [&str; 6] = ["burst", "join", "leave", "crash", "idle_rss", "liveness"];
-    const UNITS: [&str; 3] = ["ms", "kB", "per_peer_min"];
+    const NAMES: [&str; 7] = [
+        "burst",
+        "join",
+        "leave",
+        "crash",
+        "idle_rss",
+        "liveness",
+        "liveness_tcp_bytes",
+    ];
+    const UNITS: [&str; 4] = ["ms", "kB", "per_peer_min", "B_per_pair_min"];
     let text = std::fs::read_to_string(path)?;
     let rows = text
         .lines()
@@ -112,7 +122,7 @@ pub(crate) fn summarize(rows: &[Row]) -> Vec<Summary> {
 /// count for each scenario and N.
 pub(crate) fn print_summary(rows: &[Row]) {
     println!(
-        "{:<9} {:>4} {:>7} {:>9} {:>9} {:>9} {:>9}  unit",
+        "{:<18} {:>4} {:>7} {:>9} {:>9} {:>9} {:>9}  unit",
         "scenario", "n", "ok", "min", "median", "p95", "max"
     );
     for s in summarize(rows) {
@@ -129,7 +139,7 @@ pub(crate) fn print_summary(rows: &[Row]) {
             |q| q.map(|v| format_value(v, s.unit)),
         );
         println!(
-            "{:<9} {:>4} {ok:>7} {:>9} {:>9} {:>9} {:>9}  {}",
+            "{:<18} {:>4} {ok:>7} {:>9} {:>9} {:>9} {:>9}  {}",
             s.scenario, s.n, cells[0], cells[1], cells[2], cells[3], s.unit
         );
     }

@@ -328,6 +328,21 @@ mod json_tests {
                 serde_json::json!({"event": "hello_received", "peer": p, "remote": "10.0.0.2:7000", "verified": false}),
             ),
             (
+                NodeEvent::SessionOpened {
+                    peer: peer(),
+                    remote: addr,
+                    initiator: true,
+                },
+                serde_json::json!({"event": "session_opened", "peer": p, "remote": "10.0.0.2:7000", "initiator": true}),
+            ),
+            (
+                NodeEvent::SessionClosed {
+                    peer: peer(),
+                    broken: false,
+                },
+                serde_json::json!({"event": "session_closed", "peer": p, "broken": false}),
+            ),
+            (
                 NodeEvent::Rejected(Rejection::Transport {
                     remote: addr,
                     reason: tazcom_transport::RejectReason::RateLimited,

@@ -64,6 +64,10 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(2000);
 /// Default cap on open sessions (inbound and outbound): 256, one per peer
 /// for a large LAN; each idle session costs a few KiB (`docs/performance.md`).
 pub const DEFAULT_MAX_SESSIONS: usize = 256;
+/// Default cap on inbound sessions from one source address: 8, enough for
+/// several nodes on one host, far from `max_sessions`, so one host minting
+/// ids cannot take every slot.
+pub const DEFAULT_MAX_SESSIONS_PER_SOURCE: usize = 8;
 /// Default cap on inbound handshakes in progress at once: 32.
 pub const DEFAULT_MAX_HANDSHAKES: usize = 32;
 /// Default rate of inbound handshakes started, all sources together: 200 per
@@ -96,6 +100,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// | `rate_limit_sources` | 4096 source IPs | 1..=1048576 | server |
 /// | `handshake_timeout` | 2000 ms | 1 ms..=24 h | server (inbound session handshakes) |
 /// | `max_sessions` | 256 | 1..=65536 | server and node (all sessions) |
+/// | `max_sessions_per_source` | 8 | 1..=65536 | server (inbound sessions per source IP) |
 /// | `max_handshakes` | 32 at once | 1..=65536 | server |
 /// | `handshake_rate_per_sec` | 200 per s, all sources | 1..=1048576 | server |
 ///
@@ -193,6 +198,11 @@ pub struct TransportConfig {
     /// beyond it is refused before any handshake work (`session_limit`).
     /// 1..=[`MAX_MAX_CONNECTIONS`]. Default 256 ([`DEFAULT_MAX_SESSIONS`]).
     pub max_sessions: usize,
+    /// Inbound sessions open at once from one source address (an IPv4
+    /// address, or an IPv6 /64); an upgrade beyond it is refused before any
+    /// handshake work (`session_limit`). 1..=[`MAX_MAX_CONNECTIONS`].
+    /// Default 8 ([`DEFAULT_MAX_SESSIONS_PER_SOURCE`]).
+    pub max_sessions_per_source: usize,
     /// Inbound handshakes in progress at once; beyond, refused
     /// (`session_limit`). 1..=[`MAX_MAX_CONNECTIONS`]. Default 32
     /// ([`DEFAULT_MAX_HANDSHAKES`]).
@@ -224,6 +234,7 @@ impl Default for TransportConfig {
             rate_limit_sources: DEFAULT_RATE_LIMIT_SOURCES,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            max_sessions_per_source: DEFAULT_MAX_SESSIONS_PER_SOURCE,
             max_handshakes: DEFAULT_MAX_HANDSHAKES,
             handshake_rate_per_sec: DEFAULT_HANDSHAKE_RATE_PER_SEC,
         }
@@ -240,6 +251,12 @@ impl TransportConfig {
     /// Sets [`max_sessions`](Self::max_sessions).
     pub fn with_max_sessions(mut self, sessions: usize) -> Self {
         self.max_sessions = sessions;
+        self
+    }
+
+    /// Sets [`max_sessions_per_source`](Self::max_sessions_per_source).
+    pub fn with_max_sessions_per_source(mut self, sessions: usize) -> Self {
+        self.max_sessions_per_source = sessions;
         self
     }
 
@@ -349,7 +366,7 @@ impl TransportConfig {
     /// - [`ConfigError::ReplayCacheOutOfRange`]: the replay cache
     ///   capacity is outside 1..=[`MAX_REPLAY_CACHE_CAPACITY`] (1048576).
     /// - [`ConfigError::LimitOutOfRange`] when `max_connections_per_source`,
-    ///   `max_sessions` or `max_handshakes` is outside
+    ///   `max_sessions`, `max_sessions_per_source` or `max_handshakes` is outside
     ///   1..=[`MAX_MAX_CONNECTIONS`], or `hello_rate_burst`,
     ///   `hello_rate_per_sec`, `rate_limit_sources`, `handshake_rate_per_sec`
     ///   outside 1..=[`MAX_RATE_LIMIT_SETTING`] (1048576).
@@ -418,6 +435,11 @@ impl TransportConfig {
                 MAX_RATE_LIMIT_SETTING,
             ),
             ("max_sessions", self.max_sessions, MAX_MAX_CONNECTIONS),
+            (
+                "max_sessions_per_source",
+                self.max_sessions_per_source,
+                MAX_MAX_CONNECTIONS,
+            ),
             ("max_handshakes", self.max_handshakes, MAX_MAX_CONNECTIONS),
             (
                 "handshake_rate_per_sec",
@@ -461,6 +483,7 @@ mod tests {
             ),
             (256, 32, 200)
         );
+        assert_eq!(config.max_sessions_per_source, 8);
     }
 
     /// A change to a valid config, and the error it must cause.
@@ -485,7 +508,11 @@ mod tests {
         };
         let limit = |name, value, max| ConfigError::LimitOutOfRange { name, value, max };
         let (conn_max, rate_max) = (MAX_MAX_CONNECTIONS, MAX_RATE_LIMIT_SETTING);
-        let cases: [Case; 32] = [
+        let cases: [Case; 33] = [
+            (
+                |c| c.with_max_sessions_per_source(0),
+                limit("max_sessions_per_source", 0, conn_max),
+            ),
             (
                 |c| c.with_handshake_timeout(Duration::ZERO),
                 zero("handshake_timeout"),

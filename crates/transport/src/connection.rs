@@ -202,8 +202,9 @@ async fn serve_upgrade(
         let detail = "max_handshakes in progress";
         return reject(RejectReason::SessionLimit, detail, remote, ctx);
     };
-    let Some(slot) = serving.slots.try_acquire() else {
-        return reject(RejectReason::SessionLimit, "max_sessions open", remote, ctx);
+    let Some(slot) = serving.slots.try_acquire_from(remote.ip()) else {
+        let detail = "max_sessions open, or max_sessions_per_source from this source";
+        return reject(RejectReason::SessionLimit, detail, remote, ctx);
     };
     let timeout = ctx.config.handshake_timeout;
     match session::respond(

@@ -150,7 +150,10 @@ impl Listener {
             )
         });
         let rate_limiter = HelloRateLimiter::new(&self.config);
-        let slots = SessionSlots::new(self.config.max_sessions);
+        let slots = SessionSlots::new(
+            self.config.max_sessions,
+            self.config.max_sessions_per_source,
+        );
         let sessions = match (self.sessions, &self.identity) {
             (Some((keys, sink)), Some(identity)) => Some(SessionServing {
                 identity: Arc::clone(identity),

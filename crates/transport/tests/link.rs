@@ -499,6 +499,89 @@ async fn garbage_frame_breaks_the_receiving_link_and_counts_a_decrypt_failure() 
     .await;
 }
 
+#[tokio::test]
+async fn a_malformed_record_is_a_violation_answered_with_close_2() {
+    within(async {
+        let (mut client, server, _keep) = sessions().await;
+        // A well-encrypted frame whose record has an unknown kind (9).
+        client.send(&[9]).await.unwrap();
+        let server = Side::spawn(server, SessionConfig::default());
+        let end = server.link.closed().await;
+        assert!(matches!(end, LinkEnd::Violation(_)), "{end:?}");
+        assert_eq!(server.stats().protocol_violations, 1);
+        assert_eq!(server.stats().decrypt_failures, 0);
+        // The server said why before it hung up: CLOSE with reason 2.
+        let close = client.recv().await.unwrap();
+        assert_eq!(
+            Record::decode(&close),
+            Ok(Record::Close {
+                reason: CloseReason::Violation
+            })
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_message_after_the_peers_close_is_a_violation() {
+    within(async {
+        let (mut client, server, _keep) = sessions().await;
+        let close = Record::Close {
+            reason: CloseReason::Normal,
+        };
+        client.send(&close.encode()).await.unwrap();
+        let msg = Record::Msg {
+            id: 1,
+            request: false,
+            protocol: PROTO,
+            total: 1,
+            chunk: b"x",
+        };
+        client.send(&msg.encode()).await.unwrap();
+        let server = Side::spawn(server, SessionConfig::default());
+        let _inbox = server.router.serve(PROTO, 4).unwrap();
+        let end = server.link.closed().await;
+        assert!(matches!(end, LinkEnd::Violation(_)), "{end:?}");
+        assert_eq!(server.stats().messages_delivered, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_delivered_receipt_for_a_request_does_not_end_the_wait() {
+    within(async {
+        let (client, mut server, _keep) = sessions().await;
+        let client = Side::spawn(client, SessionConfig::default());
+        let asking = tokio::spawn({
+            let link = client.link.clone();
+            async move { link.request(PROTO, b"q".to_vec()).await }
+        });
+        // The raw server reads the request, sends RECEIPT 0 (not what a
+        // Rust node sends), then the RESPONSE.
+        let request = server.recv().await.unwrap();
+        let Ok(Record::Msg {
+            id, request: true, ..
+        }) = Record::decode(&request)
+        else {
+            panic!("expected a request, got {request:?}");
+        };
+        let receipt = Record::Receipt {
+            id,
+            status: session::ReceiptStatus::Delivered,
+        };
+        server.send(&receipt.encode()).await.unwrap();
+        let response = Record::Response {
+            id,
+            status: ResponseStatus::Ok,
+            total: 1,
+            chunk: b"a",
+        };
+        server.send(&response.encode()).await.unwrap();
+        assert_eq!(asking.await.unwrap().unwrap(), b"a");
+    })
+    .await;
+}
+
 /// Regression: a link's `CLOSE` used to count as sent once encrypted into
 /// its write buffer; a frame arriving while that buffer waited for room in
 /// the socket then ended the link, and the buffer (the tail of a large
@@ -618,6 +701,28 @@ async fn max_sessions_refuses_upgrades_until_the_held_session_ends() {
         assert_eq!(server.session_slots().in_use(), 0);
         dial(&client, addr, server_id).await.unwrap();
         assert_eq!(server.stats().rejected_session_limit, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_source_holds_at_most_max_sessions_per_source() {
+    within(async {
+        let config = TransportConfig::default().with_max_sessions_per_source(2);
+        let (server, mut sessions, _events, client, server_id) = limited_server(config).await;
+        let addr = server.local_addr();
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            dial(&client, addr, server_id).await.unwrap();
+            held.push(sessions.recv().await.unwrap());
+        }
+        // A third from 127.0.0.1, even under a fresh id, is refused.
+        let err = dial(&Node::new(), addr, server_id).await.unwrap_err();
+        assert!(matches!(err, HandshakeError::Io(_)), "{err:?}");
+        stats_when(&server, |s| s.rejected_session_limit == 1).await;
+        held.pop();
+        dial(&client, addr, server_id).await.unwrap();
+        stats_when(&server, |s| s.sessions_accepted == 3).await;
     })
     .await;
 }

@@ -1,8 +1,12 @@
-//! The node's sessions: at most one [`Link`] per peer, opened on demand
-//! (`send`, `request`) or after a verified greeting to a peer announcing
-//! `caps=session`, accepted from the server, and closed when idle or at
-//! shutdown. A simultaneous open keeps the session dialled by the smaller
-//! peer id on both sides (`docs/wire.md` §3.9.6).
+//! The node's sessions: at most one [`Link`] per peer, dialled on demand
+//! (`send`, `request`) and by every verified greeting (the handshake at the
+//! greeted address is what verifies it, `docs/node.md`, "Verification"),
+//! accepted from the server, and closed when idle or at shutdown.
+//!
+//! Two sessions with one peer: when both were dialled by the same side, the
+//! newer replaces the older (a re-dial, e.g. after a restart); when each
+//! side dialled one (a simultaneous open), both sides keep the one dialled
+//! by the smaller peer id (`docs/wire.md` §3.9.6).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -110,13 +114,25 @@ impl Sessions {
     }
 
     /// Whether `peer`'s key can be proven at `addr` by a session handshake
-    /// (`docs/node.md`, "Verification"): a fresh dial there, whatever is
-    /// open already; the session is then kept (or closed as a duplicate).
+    /// (`docs/node.md`, "Verification"): an open session we dialled at
+    /// `addr` proved it already; otherwise a fresh dial there, whose
+    /// session is then kept (or closed as a duplicate).
     pub(crate) async fn prove(self: &Arc<Self>, peer: PeerId, addr: SocketAddr) -> Proof {
-        if lock(&self.table).closed {
-            return Proof::Failed(HandshakeError::Io(std::io::Error::other(
-                "node is stopping",
-            )));
+        {
+            let table = lock(&self.table);
+            if table.closed {
+                return Proof::Failed(HandshakeError::Io(std::io::Error::other(
+                    "node is stopping",
+                )));
+            }
+            // A session we dialled at this very address proved it already.
+            let proven = table
+                .links
+                .get(&peer)
+                .is_some_and(|l| l.is_initiator() && l.remote_addr() == addr && !l.is_closing());
+            if proven {
+                return Proof::Proven;
+            }
         }
         match self.dial_at(peer, addr).await {
             Ok(_) => Proof::Proven,
@@ -231,12 +247,13 @@ impl Sessions {
         kept
     }
 
-    /// Of two sessions with one peer, the one dialled by the smaller peer
-    /// id is kept (both sides decide alike).
+    /// Of two sessions with one peer: the newer when one side dialled both
+    /// (a re-dial), else the one dialled by the smaller peer id (both sides
+    /// decide alike).
     fn prefer(&self, new: &Link, old: &Link) -> bool {
         let me = self.identity.peer_id();
         let dialler = |l: &Link| if l.is_initiator() { me } else { l.peer() };
-        dialler(new) < dialler(old)
+        dialler(new) <= dialler(old)
     }
 
     /// When `link` ends: forgets it and tells the book whether it broke.
@@ -251,7 +268,10 @@ impl Sessions {
                     table.links.remove(&peer);
                 }
             }
-            let broken = matches!(end, LinkEnd::PeerGone | LinkEnd::Broken(_));
+            let broken = matches!(
+                end,
+                LinkEnd::PeerGone | LinkEnd::Broken(_) | LinkEnd::Violation(_)
+            );
             tracing::debug!(peer = %peer, ?end, "session closed");
             this.emitter.emit(NodeEvent::SessionClosed { peer, broken });
             if broken {

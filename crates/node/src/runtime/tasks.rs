@@ -153,7 +153,13 @@ pub(crate) async fn check(net: Net, c: Check) -> Input {
                     outcome = PingOutcome::Answered;
                     break 'rounds;
                 }
-                Err(e) => tracing::debug!(peer = %c.peer, error = %e, "keep-alive unanswered"),
+                Err(e) => {
+                    // A session that cannot carry a keep-alive is dead (its
+                    // host may have vanished without a FIN): drop it, so
+                    // sends dial afresh; the TCP PINGs below decide.
+                    tracing::debug!(peer = %c.peer, error = %e, "keep-alive unanswered; session dropped");
+                    link.abort();
+                }
             }
         }
         for &addr in &c.addrs {

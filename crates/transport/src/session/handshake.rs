@@ -154,10 +154,11 @@ async fn initiate_inner(
     let mut exchange = Exchange::new(noise, stream);
     // -> e
     exchange.send(&[]).await?;
+    // Signed while the responder works on message 2 (off the critical path).
+    let ours = BindingPayload::sign(identity, keys.public(), local, peer).encode();
     // <- e, ee, s, es + responder's payload
     exchange.recv_binding(&expected, local, peer).await?;
     // -> s, se + our payload
-    let ours = BindingPayload::sign(identity, keys.public(), local, peer).encode();
     exchange.send(&ours).await?;
     exchange.finish(expected, peer, true)
 }
@@ -194,6 +195,8 @@ async fn respond_inner(
 ) -> Result<Session, HandshakeError> {
     let (local, peer) = addresses(&stream)?;
     upgrade::accept(&mut stream).await?;
+    // Signed and the Noise state built while message 1 is on its way.
+    let ours = BindingPayload::sign(identity, keys.public(), local, peer).encode();
     let noise = builder(keys)?
         .build_responder()
         .map_err(HandshakeError::Noise)?;
@@ -205,12 +208,15 @@ async fn respond_inner(
         });
     }
     // <- e, ee, s, es + our payload
-    let ours = BindingPayload::sign(identity, keys.public(), local, peer).encode();
     exchange.send(&ours).await?;
     // -> s, se + initiator's payload
     exchange.recv_binding(&from, local, peer).await?;
     exchange.finish(from, peer, false)
 }
+
+/// Room for what a handshake message adds to its payload (XX with 25519
+/// and a 16-byte tag: at most 32 + 48 + 16 = 96 bytes), rounded up.
+const HANDSHAKE_OVERHEAD: usize = 128;
 
 /// A handshake in progress: the Noise state, the connection, and one
 /// buffer for the messages in and out.
@@ -225,12 +231,16 @@ impl Exchange {
         Exchange {
             noise,
             stream,
-            buf: vec![0u8; MAX_FRAME],
+            buf: Vec::new(),
         }
     }
 
     /// Writes the next handshake message, carrying `payload`, as one frame.
     async fn send(&mut self, payload: &[u8]) -> Result<(), HandshakeError> {
+        // Sized per message (an XX message adds at most 96 bytes to its
+        // payload: e, the encrypted s, two tags), not 64 KiB per handshake.
+        self.buf
+            .resize((payload.len() + HANDSHAKE_OVERHEAD).min(MAX_FRAME), 0);
         let len = self
             .noise
             .write_message(payload, &mut self.buf)
@@ -244,6 +254,7 @@ impl Exchange {
     /// number of bytes of `buf`.
     async fn recv(&mut self) -> Result<usize, HandshakeError> {
         let frame = read_handshake_frame(&mut self.stream).await?;
+        self.buf.resize(frame.len(), 0);
         self.noise
             .read_message(&frame, &mut self.buf)
             .map_err(HandshakeError::Noise)

@@ -28,6 +28,8 @@ use super::{HandshakeError, Session, SessionError, SessionReader, SessionWriter,
 /// queue is empty): small frames share a write, a large message is not
 /// held whole in memory.
 const FLUSH_AT: usize = 256 * 1024;
+/// How long a link that found a violation tries to write its `CLOSE`.
+const VIOLATION_CLOSE_WAIT: Duration = Duration::from_millis(100);
 /// Room in a link's outgoing queue: the messages in flight, the replies a
 /// conforming peer can be owed (`docs/wire.md` §3.9.4), and a margin.
 const OUT_QUEUE: usize = 2 * MAX_IN_FLIGHT + MAX_PINGS_IN_FLIGHT + 16;
@@ -127,9 +129,13 @@ pub enum LinkEnd {
     PeerGone,
     /// The close grace elapsed with messages still in flight.
     GraceElapsed,
-    /// This side broke it off: a decryption failure, a protocol violation
-    /// or an I/O error (the reason, for logs).
+    /// This side broke it off: a decryption failure or an I/O error (the
+    /// reason, for logs).
     Broken(String),
+    /// The peer broke the message layer's rules (`docs/wire.md` §3.9.7):
+    /// this side sent `CLOSE` with reason 2 and dropped the connection (the
+    /// reason, for logs).
+    Violation(String),
     /// [`Link::abort`] was called.
     Aborted,
 }
@@ -253,6 +259,16 @@ impl Shared {
             .map_err(|_| "peer is owed more replies than it may have in flight".to_owned())
     }
 
+    fn is_request(&self, id: u64) -> bool {
+        matches!(
+            lock(&self.pending).waiters.get(&id),
+            Some(Waiter {
+                reply: Reply::Request(_),
+                ..
+            })
+        )
+    }
+
     fn take_waiter(&self, id: u64) -> Option<Waiter> {
         let mut pending = lock(&self.pending);
         let waiter = pending.waiters.remove(&id);
@@ -265,6 +281,11 @@ impl Shared {
     }
 
     fn receipt(&self, id: u64, status: ReceiptStatus) {
+        if status == ReceiptStatus::Delivered && self.is_request(id) {
+            // A delivered request is answered by its RESPONSE (§3.9.3); a
+            // peer that also sends RECEIPT 0 changes nothing.
+            return;
+        }
         let refusal = match status {
             ReceiptStatus::Delivered => None,
             ReceiptStatus::NoProtocol => Some(Refusal::NoProtocol),
@@ -275,7 +296,6 @@ impl Shared {
             Some(Reply::Send(tx)) => {
                 let _ = tx.send(refusal.map_or(Ok(()), |r| Err(SendError::Refused(r))));
             }
-            // A delivered request gets its RESPONSE, not a receipt.
             Some(Reply::Request(tx)) => {
                 let _ = tx.send(Err(SendError::Refused(refusal.unwrap_or(Refusal::Busy))));
             }
@@ -680,11 +700,25 @@ async fn run(
     };
     match &end {
         LinkEnd::Broken(reason) => debug!(peer = %shared.peer, %reason, "session broken off"),
+        LinkEnd::Violation(reason) => {
+            tracing::warn!(peer = %shared.peer, %reason, "peer broke the session protocol; closing")
+        }
         other => debug!(peer = %shared.peer, end = ?other, "session ended"),
     }
     let closed = end == LinkEnd::Closed;
+    let violation = matches!(end, LinkEnd::Violation(_));
     let grace = shared.config.close_grace;
     shared.finish(end);
+    if violation {
+        // Best effort, bounded: tell the peer why before dropping it.
+        let close = Record::Close {
+            reason: CloseReason::Violation,
+        }
+        .encode();
+        if writer.queue(&close).is_ok() {
+            let _ = tokio::time::timeout(VIOLATION_CLOSE_WAIT, writer.flush()).await;
+        }
+    }
     if closed {
         // A lingering close. The write loop may have stopped part way
         // through a flush (our last frames and CLOSE still buffered), and
@@ -708,10 +742,16 @@ async fn lifecycle(shared: &Shared) -> LinkEnd {
         tokio::select! {
             () = shared.retired.cancelled() => break,
             () = tokio::time::sleep(idle.saturating_sub(shared.idle_for())) => {
-                let quiet = lock(&shared.pending).waiters.is_empty();
-                if quiet && shared.idle_for() >= idle {
+                if shared.idle_for() < idle {
+                    continue;
+                }
+                if lock(&shared.pending).waiters.is_empty() {
                     debug!(peer = %shared.peer, idle_ms = idle.as_millis() as u64, "closing idle session");
                     shared.retire(CloseReason::Normal);
+                } else {
+                    // Waiting on an answer is not idle: look again a full
+                    // period later (not at once, which would spin).
+                    shared.touch();
                 }
             }
         }
@@ -747,7 +787,7 @@ async fn read_loop(shared: &Arc<Shared>, reader: &mut SessionReader, router: &Ro
         shared.received();
         if let Err(reason) = handle_record(shared, &plaintext, &mut reassembler, router) {
             SessionCounters::inc(&shared.counters.protocol_violations);
-            return LinkEnd::Broken(reason);
+            return LinkEnd::Violation(reason);
         }
         let pending = lock(&shared.pending);
         if pending.close_sent && pending.close_received && !reassembler.in_progress() {
@@ -765,6 +805,9 @@ fn handle_record(
 ) -> Result<(), String> {
     let record = Record::decode(plaintext).map_err(|e| e.to_string())?;
     match record {
+        Record::Msg { .. } if lock(&shared.pending).close_received => {
+            Err("a new message after the peer's CLOSE".to_owned())
+        }
         Record::Msg { .. } | Record::More { .. } | Record::Response { .. } => {
             match reassembler.push(&record) {
                 Ok(Some(done)) => assembled(shared, done, router),
