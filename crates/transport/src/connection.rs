@@ -207,11 +207,14 @@ async fn serve_upgrade(
         return reject(RejectReason::SessionLimit, detail, remote, ctx);
     };
     let timeout = ctx.config.handshake_timeout;
+    // The accepted socket's local port is the listening port.
+    let listen_port = stream.local_addr().map_or(0, |a| a.port());
     match session::respond(
         stream,
         &serving.identity,
         &serving.keys,
         request.from,
+        listen_port,
         timeout,
     )
     .await

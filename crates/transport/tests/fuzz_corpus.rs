@@ -61,6 +61,7 @@ fn session_binding_harness_accepts_the_test_vector() {
         &session_binding::NOISE_STATIC,
         session_binding::OUR_PEER.parse().unwrap(),
         session_binding::OUR_LOCAL.parse().unwrap(),
+        4000,
     );
     assert_eq!(id.peer_id(), session_binding::expected_peer());
     let bytes = payload.encode();

@@ -96,6 +96,7 @@ async fn dial(
         &client.identity,
         &client.keys,
         expected,
+        0,
         HANDSHAKE_TIMEOUT,
     )
     .await
@@ -130,6 +131,7 @@ async fn sessions_with(recv_buffer: Option<u32>) -> (Session, Session, Keep) {
         &client.identity,
         &client.keys,
         server_node.id(),
+        0,
         HANDSHAKE_TIMEOUT,
     )
     .await
@@ -889,7 +891,7 @@ async fn unchecking_initiator(mut stream: TcpStream, node: &Node, to: PeerId) {
     noise.read_message(&message, &mut payload).unwrap();
     let public: [u8; 32] = keys.public.as_slice().try_into().unwrap();
     let (local, peer) = (stream.local_addr().unwrap(), stream.peer_addr().unwrap());
-    let ours = BindingPayload::sign(&node.identity, &public, local, peer).encode();
+    let ours = BindingPayload::sign(&node.identity, &public, local, peer, 0).encode();
     let n = noise.write_message(&ours, &mut out).unwrap();
     write_frame(&mut stream, &out[..n]).await;
     let _ = read_until_closed(&mut stream).await;

@@ -60,7 +60,7 @@ fn responder(
         let request = UpgradeRequest::parse(&line).expect("valid upgrade line");
         assert_eq!(request.to, peer.id());
         let from = from.unwrap_or(request.from);
-        session::respond(stream, &peer.identity, &peer.keys, from, TIMEOUT).await
+        session::respond(stream, &peer.identity, &peer.keys, from, 0, TIMEOUT).await
     })
 }
 
@@ -70,7 +70,7 @@ async fn initiate(
     expected: PeerId,
 ) -> Result<Session, HandshakeError> {
     let stream = TcpStream::connect(addr).await.expect("connect");
-    session::initiate(stream, &peer.identity, &peer.keys, expected, TIMEOUT).await
+    session::initiate(stream, &peer.identity, &peer.keys, expected, 0, TIMEOUT).await
 }
 
 async fn pair() -> (Session, Session) {
@@ -138,7 +138,7 @@ async fn initiator_expecting_another_id_gets_wrong_peer() {
         let (mut stream, _) = listener.accept().await.expect("accept");
         let line = read_line(&mut stream).await;
         let request = UpgradeRequest::parse(&line).expect("valid line");
-        session::respond(stream, &bob.identity, &bob.keys, request.from, TIMEOUT).await
+        session::respond(stream, &bob.identity, &bob.keys, request.from, 0, TIMEOUT).await
     });
     match initiate(&alice, addr, carol.id()).await {
         Err(HandshakeError::WrongPeer { expected, found }) => {
@@ -238,6 +238,7 @@ async fn silent_responder_times_out() {
         &alice.identity,
         &alice.keys,
         Peer::new().id(),
+        0,
         timeout,
     )
     .await
@@ -274,4 +275,33 @@ async fn zero_length_frame_closes_the_session() {
     a.raw_writer().write_all(&[0, 0]).await.unwrap();
     assert!(matches!(b.recv().await, Err(SessionError::EmptyFrame)));
     assert!(b.is_closed());
+}
+
+/// The listen port each side signs (`docs/wire.md` §3.8.4): the initiator
+/// learns nothing new (it dialled the address); the responder learns the
+/// initiator's listen address (its source IP, the signed port), or nothing
+/// when it signed 0.
+#[tokio::test]
+async fn the_responder_learns_the_initiators_listen_address() {
+    for (signed, want) in [(7000u16, Some(7000u16)), (0, None)] {
+        let (alice, bob) = (Peer::new(), Peer::new());
+        let bob_id = bob.id();
+        let (listener, addr) = listen().await;
+        let task = responder(listener, bob, None);
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let a = session::initiate(
+            stream,
+            &alice.identity,
+            &alice.keys,
+            bob_id,
+            signed,
+            TIMEOUT,
+        )
+        .await
+        .expect("initiator");
+        let b = task.await.expect("task").expect("responder");
+        assert_eq!(a.peer_listen_addr(), Some(addr), "the dialled address");
+        let expected = want.map(|port| SocketAddr::new(b.remote_addr().ip(), port));
+        assert_eq!(b.peer_listen_addr(), expected, "signed {signed}");
+    }
 }

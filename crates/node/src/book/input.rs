@@ -56,12 +56,13 @@ pub(crate) enum Input {
         started: Instant,
         outcome: PingOutcome,
     },
-    /// A session with `peer` was established: it proved its key. `dialled`:
-    /// the listen address we dialled it at (the handshake bound it), `None`
-    /// for a session it opened to us.
+    /// A session with `peer` was established: it proved its key. `proven`:
+    /// its listen address as the handshake bound it (the address we dialled,
+    /// or its source IP with the listen port it signed; `None` when it
+    /// dialled us without a listen port).
     SessionOpened {
         peer: PeerId,
-        dialled: Option<SocketAddr>,
+        proven: Option<SocketAddr>,
     },
     /// A session with `peer` ended without a `CLOSE` (the peer stopped,
     /// crashed, or broke the protocol): check its liveness now.

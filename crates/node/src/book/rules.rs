@@ -58,8 +58,8 @@ impl PeerBook {
                 started,
                 outcome,
             } => self.pinged(peer, started, outcome, now, &mut out),
-            Input::SessionOpened { peer, dialled } => {
-                self.session_opened(peer, dialled, now, &mut out)
+            Input::SessionOpened { peer, proven } => {
+                self.session_opened(peer, proven, now, &mut out)
             }
             Input::SessionBroken { peer } => self.session_broken(peer, now, &mut out),
             Input::Tick => self.tick(now, &mut out),
@@ -411,22 +411,26 @@ impl PeerBook {
         self.remove(peer, RemovalReason::Unreachable, out);
     }
 
-    /// A session proved `peer`'s key: it is alive; a session we dialled at
-    /// one of its listed addresses verifies the entry (`docs/node.md`).
-    /// Nothing is stored for an unknown peer: an inbound session names no
-    /// listen address, and we dial only stored peers.
+    /// A session proved `peer`'s key, and `proven` as its listen address
+    /// (`docs/node.md`, "Verification"): a stored peer is alive, and
+    /// verified when `proven` is one of its addresses; an unknown peer is
+    /// stored at `proven` as a verified HELLO would store it (not greeted
+    /// back: the session already runs both ways).
     fn session_opened(
         &mut self,
         peer: PeerId,
-        dialled: Option<SocketAddr>,
+        proven: Option<SocketAddr>,
         now: Now,
         out: &mut Vec<Effect>,
     ) {
         let Some(known) = self.entry(&peer).cloned() else {
+            if let Some(addr) = proven {
+                self.register(peer, addr, now, out);
+            }
             return;
         };
-        self.heard(peer, now.at, dialled.is_some());
-        let listed = dialled.is_some_and(|addr| known.addrs.contains(&addr));
+        self.heard(peer, now.at, proven.is_some());
+        let listed = proven.is_some_and(|addr| known.addrs.contains(&addr));
         if listed && !known.verified {
             let verified = PeerEntry {
                 verified: true,

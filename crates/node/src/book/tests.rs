@@ -1971,8 +1971,8 @@ fn a_refused_commit_resyncs_the_book_with_the_registry() {
     ]);
 }
 
-fn session(ms: u64, p: PeerId, dialled: Option<SocketAddr>) -> Step {
-    Step::In(ms, Input::SessionOpened { peer: p, dialled })
+fn session(ms: u64, p: PeerId, proven: Option<SocketAddr>) -> Step {
+    Step::In(ms, Input::SessionOpened { peer: p, proven })
 }
 
 fn session_broken(ms: u64, p: PeerId) -> Step {
@@ -1981,35 +1981,48 @@ fn session_broken(ms: u64, p: PeerId) -> Step {
 
 /// Rule 10: sessions.
 #[test]
-fn sessions_verify_a_dialled_address_and_a_break_checks_at_once() {
+fn sessions_verify_a_proven_address_and_a_break_checks_at_once() {
     run_table(vec![
         case(
-            "dialled at a listed address: verified",
+            "proven at a listed address: verified",
             vec![announce(0, P, &[A]), session(10, P, Some(A))],
             &["upsert verified"],
             &[],
         ),
         case(
-            "dialled at an unlisted address (a relay's): not verified",
+            "proven at an unlisted address: not verified",
             vec![announce(0, P, &[A]), session(10, P, Some(B))],
             &[],
             &[],
         )
         .then(|case, run, _| assert!(!run.stored(case, P).verified, "{case}")),
         case(
-            "inbound session: alive, not verified",
+            "session without a listen address: alive, not verified",
             vec![announce(0, P, &[A]), session(10, P, None)],
             &[],
             &[],
         )
         .then(|case, run, _| assert!(!run.stored(case, P).verified, "{case}")),
         case(
-            "session from an unknown peer: nothing stored",
+            "session proving an unknown peer's listen address: stored verified",
             vec![session(0, Q, Some(B))],
+            &["upsert verified @2", "discovered greeting @2"],
+            &[("peers_from_greetings", 1)],
+        )
+        .then(|case, run, _| assert_eq!(run.stored(case, Q).addrs, [B], "{case}")),
+        case(
+            "session from an unknown peer without a listen port: nothing stored",
+            vec![session(0, Q, None)],
             &[],
             &[],
         )
         .then(|case, run, _| assert!(run.book.entry(&Q).is_none(), "{case}")),
+        case(
+            "session from a departed peer: not stored again",
+            vec![bye(0, Q), session(10, Q, Some(B))],
+            &[],
+            &[],
+        ),
         case(
             "inbound session resets the clock: not due at 5000",
             vec![

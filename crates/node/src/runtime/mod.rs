@@ -108,6 +108,7 @@ pub(crate) async fn start(plan: Plan) -> Result<Handle, StartError> {
         emitter: Arc::clone(&emitter),
         connect_timeout: plan.transport.connect_timeout,
         handshake_timeout: plan.transport.handshake_timeout,
+        listen_port: local_addr.port(),
         actor: session_tx,
         table: Default::default(),
     });
@@ -169,6 +170,6 @@ pub(crate) async fn start(plan: Plan) -> Result<Handle, StartError> {
 /// Hands each session the server accepted to the session table.
 async fn accept_sessions(sessions: Arc<Sessions>, mut accepted: mpsc::Receiver<Session>) {
     while let Some(session) = accepted.recv().await {
-        sessions.adopt(session, None);
+        sessions.adopt(session);
     }
 }

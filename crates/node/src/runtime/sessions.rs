@@ -56,6 +56,8 @@ pub(crate) struct Sessions {
     pub emitter: Arc<Emitter>,
     pub connect_timeout: Duration,
     pub handshake_timeout: Duration,
+    /// Our listen port, signed in our handshake payloads.
+    pub listen_port: u16,
     /// Session up or broken, for the peer book.
     pub actor: mpsc::Sender<Input>,
     pub table: Mutex<Table>,
@@ -97,7 +99,7 @@ impl Sessions {
             Some(link) => Ok(link),
             None => self.dial(peer).await,
         };
-        lock(&self.table).dialing.remove(&peer);
+        self.release_gate(peer, &gate);
         result
     }
 
@@ -114,10 +116,24 @@ impl Sessions {
     }
 
     /// Whether `peer`'s key can be proven at `addr` by a session handshake
-    /// (`docs/node.md`, "Verification"): an open session we dialled at
-    /// `addr` proved it already; otherwise a fresh dial there, whose
-    /// session is then kept (or closed as a duplicate).
+    /// (`docs/node.md`, "Verification"): an open session that proved `addr`
+    /// as the peer's listen address already; otherwise a fresh dial there,
+    /// whose session is then kept (or closed as a duplicate).
     pub(crate) async fn prove(self: &Arc<Self>, peer: PeerId, addr: SocketAddr) -> Proof {
+        // One dial per peer at a time: greetings of one peer often finish
+        // together (a probe hint, a greeting, a greet-back); the later ones
+        // then find the first one's session.
+        let gate = {
+            let mut table = lock(&self.table);
+            Arc::clone(table.dialing.entry(peer).or_default())
+        };
+        let _dialing = gate.lock().await;
+        let proof = self.prove_now(peer, addr).await;
+        self.release_gate(peer, &gate);
+        proof
+    }
+
+    async fn prove_now(self: &Arc<Self>, peer: PeerId, addr: SocketAddr) -> Proof {
         {
             let table = lock(&self.table);
             if table.closed {
@@ -125,11 +141,13 @@ impl Sessions {
                     "node is stopping",
                 )));
             }
-            // A session we dialled at this very address proved it already.
+            // An open session proved this listen address already: one we
+            // dialled there, or one the peer dialled from its IP, signing
+            // this listen port (`docs/wire.md` §3.8.4).
             let proven = table
                 .links
                 .get(&peer)
-                .is_some_and(|l| l.is_initiator() && l.remote_addr() == addr && !l.is_closing());
+                .is_some_and(|l| l.peer_listen_addr() == Some(addr) && !l.is_closing());
             if proven {
                 return Proof::Proven;
             }
@@ -141,6 +159,15 @@ impl Sessions {
                 Proof::Unsupported
             }
             Err(e) => Proof::Failed(e),
+        }
+    }
+
+    /// Forgets `peer`'s dial gate unless someone else waits on it (the
+    /// table and this caller hold the only references).
+    fn release_gate(&self, peer: PeerId, gate: &Arc<tokio::sync::Mutex<()>>) {
+        let mut table = lock(&self.table);
+        if Arc::strong_count(gate) <= 2 {
+            table.dialing.remove(&peer);
         }
     }
 
@@ -197,18 +224,20 @@ impl Sessions {
             &self.identity,
             &self.keys,
             peer,
+            self.listen_port,
             self.handshake_timeout,
         )
         .await?;
         session.hold_slot(slot);
-        Ok(self.adopt(session, Some(addr)))
+        Ok(self.adopt(session))
     }
 
-    /// Starts the link of an established session (dialled at `dialled`, or
-    /// accepted when `None`) and keeps it, or the one it duplicates.
-    pub(crate) fn adopt(self: &Arc<Self>, session: Session, dialled: Option<SocketAddr>) -> Link {
+    /// Starts the link of an established session (dialled or accepted) and
+    /// keeps it, or the one it duplicates.
+    pub(crate) fn adopt(self: &Arc<Self>, session: Session) -> Link {
         let peer = session.peer();
         let remote = session.remote_addr();
+        let proven = session.peer_listen_addr();
         let link = Link::spawn(
             session,
             self.router.clone(),
@@ -242,7 +271,7 @@ impl Sessions {
             remote,
             initiator: link.is_initiator(),
         });
-        let _ = self.actor.try_send(Input::SessionOpened { peer, dialled });
+        let _ = self.actor.try_send(Input::SessionOpened { peer, proven });
         self.watch(link);
         kept
     }

@@ -95,48 +95,63 @@ pub struct BindingPayload {
     pub local: SocketAddr,
     /// The other end as the sender sees it (its socket's peer address).
     pub remote: SocketAddr,
+    /// The TCP port the sender listens on (its SRV port), 0 when it does
+    /// not say. With the connection's bound source IP it names the
+    /// initiator's listen address (`docs/wire.md` §3.8.4).
+    pub listen_port: u16,
     /// The sender's signature over [`signed_bytes`](Self::signed_bytes).
     pub signature: Signature,
 }
 
 impl BindingPayload {
-    /// The payload `identity` sends for a Noise static key `noise_static`
-    /// and the connection `local` → `remote` (as it sees them).
+    /// The payload `identity` sends for a Noise static key `noise_static`,
+    /// the connection `local` → `remote` (as it sees them) and its listen
+    /// port (0: none).
     pub fn sign(
         identity: &Identity,
         noise_static: &[u8; NOISE_KEY_LEN],
         local: SocketAddr,
         remote: SocketAddr,
+        listen_port: u16,
     ) -> BindingPayload {
         let (local, remote) = (canonical(local), canonical(remote));
-        let signature = identity.sign(&Self::signed_bytes(noise_static, local, remote));
+        let signed = Self::signed_bytes(noise_static, local, remote, listen_port);
         BindingPayload {
             peer: identity.peer_id(),
             local,
             remote,
-            signature,
+            listen_port,
+            signature: identity.sign(&signed),
         }
     }
 
     /// The signed bytes: [`BINDING_DOMAIN`] ‖ Noise static key (32) ‖
-    /// `local` encoding ‖ `remote` encoding ([`encode_address`]).
-    pub fn signed_bytes(noise_static: &[u8], local: SocketAddr, remote: SocketAddr) -> Vec<u8> {
-        let mut out = Vec::with_capacity(BINDING_DOMAIN.len() + NOISE_KEY_LEN + 38);
+    /// `local` encoding ‖ `remote` encoding ([`encode_address`]) ‖ listen
+    /// port (u16 big endian).
+    pub fn signed_bytes(
+        noise_static: &[u8],
+        local: SocketAddr,
+        remote: SocketAddr,
+        listen_port: u16,
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(BINDING_DOMAIN.len() + NOISE_KEY_LEN + 40);
         out.extend_from_slice(BINDING_DOMAIN);
         out.extend_from_slice(noise_static);
         out.extend_from_slice(&encode_address(local));
         out.extend_from_slice(&encode_address(remote));
+        out.extend_from_slice(&listen_port.to_be_bytes());
         out
     }
 
     /// The wire form: version (1) ‖ peer id (32) ‖ `local` ‖ `remote` ‖
-    /// signature (64); 111, 123 or 135 bytes.
+    /// listen port (2) ‖ signature (64); 113, 125 or 137 bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(135);
+        let mut out = Vec::with_capacity(137);
         out.push(BINDING_VERSION);
         out.extend_from_slice(self.peer.as_bytes());
         out.extend_from_slice(&encode_address(self.local));
         out.extend_from_slice(&encode_address(self.remote));
+        out.extend_from_slice(&self.listen_port.to_be_bytes());
         out.extend_from_slice(self.signature.as_bytes());
         out
     }
@@ -166,6 +181,9 @@ impl BindingPayload {
         at += len;
         let (remote, len) = decode_address(&bytes[at..])?;
         at += len;
+        let port = bytes.get(at..at + 2).ok_or(bad("truncated listen port"))?;
+        let listen_port = u16::from_be_bytes([port[0], port[1]]);
+        at += 2;
         let sig: [u8; SIGNATURE_LEN] = bytes
             .get(at..at + SIGNATURE_LEN)
             .ok_or(bad("truncated signature"))?
@@ -181,6 +199,7 @@ impl BindingPayload {
             peer,
             local,
             remote,
+            listen_port,
             signature: Signature::from_bytes(sig),
         })
     }
@@ -203,7 +222,7 @@ impl BindingPayload {
         our_local: SocketAddr,
         our_peer: SocketAddr,
     ) -> Result<(), HandshakeError> {
-        let signed = Self::signed_bytes(remote_static, self.local, self.remote);
+        let signed = Self::signed_bytes(remote_static, self.local, self.remote, self.listen_port);
         tazcom_identity::verify(&self.peer, &signed, &self.signature)
             .map_err(|_| HandshakeError::BadSignature)?;
         if self.peer != *expected {
@@ -259,6 +278,7 @@ mod tests {
             keys.public(),
             v4("10.0.0.1:4000"),
             v4("10.0.0.2:50000"),
+            4000,
         );
         (id, keys, p)
     }
@@ -267,14 +287,14 @@ mod tests {
     fn payload_round_trip_and_length() {
         let (_, _, p) = sample();
         let bytes = p.encode();
-        assert_eq!(bytes.len(), 111);
+        assert_eq!(bytes.len(), 113);
         assert_eq!(BindingPayload::decode(&bytes).unwrap(), p);
         let six = BindingPayload {
             local: v4("[::1]:1"),
             remote: v4("[::2]:2"),
             ..p
         };
-        assert_eq!(six.encode().len(), 135);
+        assert_eq!(six.encode().len(), 137);
     }
 
     #[test]
@@ -292,7 +312,7 @@ mod tests {
         let mut mapped_local = good[..33].to_vec();
         mapped_local.extend_from_slice(&[6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
         mapped_local.extend_from_slice(&good[34..]);
-        assert_eq!(mapped_local.len(), 123);
+        assert_eq!(mapped_local.len(), 125);
         let mut bad_key = good.clone();
         // y = 2 with the sign bit: not on the curve.
         bad_key[1..33].copy_from_slice(&{
@@ -312,6 +332,7 @@ mod tests {
             ),
             ("short id", good[..20].to_vec(), "truncated peer id"),
             ("short addr", good[..36].to_vec(), "truncated address"),
+            ("short port", good[..48].to_vec(), "truncated listen port"),
             (
                 "mapped local",
                 mapped_local,
@@ -465,17 +486,23 @@ mod tests {
         let noise_static = [0x11u8; 32];
         let local: SocketAddr = "192.0.2.1:4000".parse().unwrap();
         let remote: SocketAddr = "192.0.2.2:50000".parse().unwrap();
-        let p = BindingPayload::sign(&id, &noise_static, local, remote);
+        let p = BindingPayload::sign(&id, &noise_static, local, remote, 4000);
         assert_eq!(
             id.peer_id().to_string(),
             "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c"
         );
         assert_eq!(
-            hex::encode(BindingPayload::signed_bytes(&noise_static, local, remote)),
+            hex::encode(BindingPayload::signed_bytes(
+                &noise_static,
+                local,
+                remote,
+                4000
+            )),
             "74617a636f6d2f73657373696f6e2f312062696e64696e67\
              1111111111111111111111111111111111111111111111111111111111111111\
              04c00002010fa0\
-             04c0000202c350"
+             04c0000202c350\
+             0fa0"
         );
         assert_eq!(
             hex::encode(p.encode()),
@@ -483,8 +510,9 @@ mod tests {
              ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c\
              04c00002010fa0\
              04c0000202c350\
-             bc7639407038befb7edf5aa9f32c45b2d6d654b8f6a150cadd1359d000041dc0\
-             bd748f3dc77b39588b25e0183c35ba78ce7a72c1c3f1250d8c56f81da67f4b07"
+             0fa0\
+             eae6591203f23708e264084da391d9973fecfb94f19d7caccc7dbb56c8a1bdfc\
+             427265be1f879b4d780f2f4608ed607606af7f9607feeca51d3ac7a62c648d0b"
         );
         let decoded = BindingPayload::decode(&p.encode()).unwrap();
         decoded

@@ -67,6 +67,7 @@ pub struct Session {
     reader: SessionReader,
     writer: SessionWriter,
     initiator: bool,
+    peer_listen_port: u16,
     slot: Option<SessionSlot>,
 }
 
@@ -110,8 +111,13 @@ impl Session {
                 closed: false,
             },
             initiator,
+            peer_listen_port: 0,
             slot: None,
         }
+    }
+
+    pub(super) fn set_peer_listen_port(&mut self, port: u16) {
+        self.peer_listen_port = port;
     }
 
     /// The peer's id, proven by the handshake.
@@ -128,6 +134,18 @@ impl Session {
     /// Whether this side dialled (Noise initiator).
     pub fn is_initiator(&self) -> bool {
         self.initiator
+    }
+
+    /// The peer's listen address as the handshake proved it: the address
+    /// dialled when this side is the initiator; when the peer dialled, its
+    /// bound source IP with the listen port it signed (`None` if it signed
+    /// 0). `docs/wire.md` §3.8.4.
+    pub fn peer_listen_addr(&self) -> Option<SocketAddr> {
+        if self.initiator {
+            return Some(self.reader.remote_addr);
+        }
+        (self.peer_listen_port != 0)
+            .then(|| SocketAddr::new(self.reader.remote_addr.ip(), self.peer_listen_port))
     }
 
     /// Whether an earlier error closed the session.
@@ -244,12 +262,7 @@ impl SessionReader {
                 self.consume(consumed);
                 return Ok(plaintext);
             }
-            self.make_room();
-            let n = self
-                .stream
-                .read_buf(&mut self.inbound)
-                .await
-                .map_err(SessionError::Io)?;
+            let n = self.read_more().await?;
             if n == 0 {
                 return Err(if self.start == self.inbound.len() {
                     SessionError::PeerClosed
@@ -260,15 +273,37 @@ impl SessionReader {
         }
     }
 
-    /// Drops `n` consumed bytes; an emptied, grown buffer is given back.
+    /// Reads what the socket has. When the buffer is empty and grown and
+    /// nothing is waiting on the socket (the peer paused), the buffer is
+    /// given back before waiting: a bulk transfer keeps it, an idle
+    /// session does not (`docs/performance.md`, memory per session).
+    async fn read_more(&mut self) -> Result<usize, SessionError> {
+        self.make_room();
+        loop {
+            if self.start < self.inbound.len() || self.inbound.capacity() <= KEEP_BUFFER {
+                return self
+                    .stream
+                    .read_buf(&mut self.inbound)
+                    .await
+                    .map_err(SessionError::Io);
+            }
+            match self.stream.try_read_buf(&mut self.inbound) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.inbound = Vec::with_capacity(IDLE_READ_BUFFER);
+                    self.start = 0;
+                }
+                Err(e) => return Err(SessionError::Io(e)),
+            }
+        }
+    }
+
+    /// Drops `n` consumed bytes.
     fn consume(&mut self, n: usize) {
         self.start += n;
         if self.start == self.inbound.len() {
             self.inbound.clear();
             self.start = 0;
-            if self.inbound.capacity() > KEEP_BUFFER {
-                self.inbound = Vec::new();
-            }
         }
     }
 
@@ -383,10 +418,16 @@ impl SessionWriter {
         }
         self.written = 0;
         self.out.clear();
-        if self.out.capacity() > KEEP_BUFFER {
+        Ok(())
+    }
+
+    /// Gives a grown, empty output buffer back to the allocator (call it
+    /// when going idle: freeing it after every flush of a bulk transfer
+    /// would reallocate it for the next one).
+    pub fn trim(&mut self) {
+        if self.out.is_empty() && self.out.capacity() > KEEP_BUFFER {
             self.out = Vec::new();
         }
-        Ok(())
     }
 
     /// [`queue`](Self::queue) then [`flush`](Self::flush).

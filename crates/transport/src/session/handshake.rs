@@ -120,7 +120,9 @@ fn noise_params() -> snow::params::NoiseParams {
 /// Upgrades a fresh connection to a peer's listener and runs the handshake
 /// as initiator: sends the `SESSION` line, expects `SESSION_OK`, then Noise
 /// XX; the peer must prove `expected` and agree on both addresses of the
-/// connection. `timeout` bounds the whole exchange.
+/// connection. `listen_port` is the TCP port this side listens on (signed
+/// in its payload, so the responder learns its listen address; 0: none).
+/// `timeout` bounds the whole exchange.
 ///
 /// # Errors
 ///
@@ -133,9 +135,11 @@ pub async fn initiate(
     identity: &Identity,
     keys: &NoiseKeys,
     expected: PeerId,
+    listen_port: u16,
     timeout: Duration,
 ) -> Result<Session, HandshakeError> {
-    tokio::time::timeout(timeout, initiate_inner(stream, identity, keys, expected))
+    let inner = initiate_inner(stream, identity, keys, expected, listen_port);
+    tokio::time::timeout(timeout, inner)
         .await
         .map_err(|_| HandshakeError::Timeout { after: timeout })?
 }
@@ -145,6 +149,7 @@ async fn initiate_inner(
     identity: &Identity,
     keys: &NoiseKeys,
     expected: PeerId,
+    listen_port: u16,
 ) -> Result<Session, HandshakeError> {
     let (local, peer) = addresses(&stream)?;
     upgrade::request(&mut stream, identity.peer_id(), expected).await?;
@@ -155,12 +160,12 @@ async fn initiate_inner(
     // -> e
     exchange.send(&[]).await?;
     // Signed while the responder works on message 2 (off the critical path).
-    let ours = BindingPayload::sign(identity, keys.public(), local, peer).encode();
+    let ours = BindingPayload::sign(identity, keys.public(), local, peer, listen_port).encode();
     // <- e, ee, s, es + responder's payload
-    exchange.recv_binding(&expected, local, peer).await?;
+    let theirs = exchange.recv_binding(&expected, local, peer).await?;
     // -> s, se + our payload
     exchange.send(&ours).await?;
-    exchange.finish(expected, peer, true)
+    exchange.finish(expected, peer, true, theirs.listen_port)
 }
 
 /// Runs the handshake as responder on a connection whose upgrade line
@@ -168,7 +173,7 @@ async fn initiate_inner(
 /// [`UpgradeRequest::parse`](super::UpgradeRequest::parse)) the caller has
 /// read and accepted: writes `SESSION_OK`, then Noise XX; the initiator must
 /// prove `from` (the line's `from`) and agree on both addresses of the
-/// connection.
+/// connection. `listen_port`: as for [`initiate`].
 /// `timeout` bounds the whole exchange.
 ///
 /// # Errors
@@ -180,9 +185,11 @@ pub async fn respond(
     identity: &Identity,
     keys: &NoiseKeys,
     from: PeerId,
+    listen_port: u16,
     timeout: Duration,
 ) -> Result<Session, HandshakeError> {
-    tokio::time::timeout(timeout, respond_inner(stream, identity, keys, from))
+    let inner = respond_inner(stream, identity, keys, from, listen_port);
+    tokio::time::timeout(timeout, inner)
         .await
         .map_err(|_| HandshakeError::Timeout { after: timeout })?
 }
@@ -192,11 +199,12 @@ async fn respond_inner(
     identity: &Identity,
     keys: &NoiseKeys,
     from: PeerId,
+    listen_port: u16,
 ) -> Result<Session, HandshakeError> {
     let (local, peer) = addresses(&stream)?;
     upgrade::accept(&mut stream).await?;
     // Signed and the Noise state built while message 1 is on its way.
-    let ours = BindingPayload::sign(identity, keys.public(), local, peer).encode();
+    let ours = BindingPayload::sign(identity, keys.public(), local, peer, listen_port).encode();
     let noise = builder(keys)?
         .build_responder()
         .map_err(HandshakeError::Noise)?;
@@ -210,8 +218,8 @@ async fn respond_inner(
     // <- e, ee, s, es + our payload
     exchange.send(&ours).await?;
     // -> s, se + initiator's payload
-    exchange.recv_binding(&from, local, peer).await?;
-    exchange.finish(from, peer, false)
+    let theirs = exchange.recv_binding(&from, local, peer).await?;
+    exchange.finish(from, peer, false, theirs.listen_port)
 }
 
 /// Room for what a handshake message adds to its payload (XX with 25519
@@ -267,7 +275,7 @@ impl Exchange {
         expected: &PeerId,
         local: SocketAddr,
         peer: SocketAddr,
-    ) -> Result<(), HandshakeError> {
+    ) -> Result<BindingPayload, HandshakeError> {
         let len = self.recv().await?;
         let theirs = BindingPayload::decode(&self.buf[..len])?;
         let remote_static = self
@@ -276,7 +284,8 @@ impl Exchange {
             .ok_or(HandshakeError::BadPayload {
                 reason: "no remote static key",
             })?;
-        theirs.check(remote_static, expected, local, peer)
+        theirs.check(remote_static, expected, local, peer)?;
+        Ok(theirs)
     }
 
     /// The established session with `peer` at `remote_addr`.
@@ -285,6 +294,7 @@ impl Exchange {
         peer: PeerId,
         remote_addr: SocketAddr,
         initiator: bool,
+        peer_listen_port: u16,
     ) -> Result<Session, HandshakeError> {
         let transport = self
             .noise
@@ -293,13 +303,9 @@ impl Exchange {
         if let Err(error) = self.stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY on a session");
         }
-        Ok(Session::new(
-            peer,
-            remote_addr,
-            transport,
-            self.stream,
-            initiator,
-        ))
+        let mut session = Session::new(peer, remote_addr, transport, self.stream, initiator);
+        session.set_peer_listen_port(peer_listen_port);
+        Ok(session)
     }
 }
 
@@ -364,17 +370,17 @@ mod tests {
         let n = init.write_message(&[], &mut m).unwrap();
         assert_eq!(n, 32);
         assert_eq!(resp.read_message(&m[..n], &mut p).unwrap(), 0);
-        let payload_b = BindingPayload::sign(&b, kb.public(), ib, ia).encode();
+        let payload_b = BindingPayload::sign(&b, kb.public(), ib, ia, 4000).encode();
         let n = resp.write_message(&payload_b, &mut m).unwrap();
-        assert_eq!(n, 207);
+        assert_eq!(n, 209);
         let len = init.read_message(&m[..n], &mut p).unwrap();
         BindingPayload::decode(&p[..len])
             .unwrap()
             .check(init.get_remote_static().unwrap(), &b.peer_id(), ia, ib)
             .unwrap();
-        let payload_a = BindingPayload::sign(&a, ka.public(), ia, ib).encode();
+        let payload_a = BindingPayload::sign(&a, ka.public(), ia, ib, 7000).encode();
         let n = init.write_message(&payload_a, &mut m).unwrap();
-        assert_eq!(n, 175);
+        assert_eq!(n, 177);
         let len = resp.read_message(&m[..n], &mut p).unwrap();
         BindingPayload::decode(&p[..len])
             .unwrap()

@@ -189,6 +189,7 @@ struct Pending {
 struct Shared {
     peer: PeerId,
     remote_addr: SocketAddr,
+    peer_listen: Option<SocketAddr>,
     initiator: bool,
     config: SessionConfig,
     out: mpsc::Sender<Out>,
@@ -383,6 +384,7 @@ impl Link {
         let shared = Arc::new(Shared {
             peer: session.peer(),
             remote_addr: session.remote_addr(),
+            peer_listen: session.peer_listen_addr(),
             initiator: session.is_initiator(),
             config,
             out,
@@ -420,6 +422,12 @@ impl Link {
     /// The peer's address, bound by the handshake.
     pub fn remote_addr(&self) -> SocketAddr {
         self.shared.remote_addr
+    }
+
+    /// The peer's listen address as the handshake proved it
+    /// ([`Session::peer_listen_addr`]).
+    pub fn peer_listen_addr(&self) -> Option<SocketAddr> {
+        self.shared.peer_listen
     }
 
     /// Whether this side dialled.
@@ -916,8 +924,13 @@ async fn write_loop(
             return LinkEnd::Broken(e.to_string());
         }
         shared.touch();
-        if plain.capacity() > 16 * 1024 {
-            plain = Vec::new();
+        if rx.is_empty() {
+            // Going idle: give grown buffers back (not between the flushes
+            // of a bulk transfer, which would reallocate them each time).
+            writer.trim();
+            if plain.capacity() > 16 * 1024 {
+                plain = Vec::new();
+            }
         }
         let pending = lock(&shared.pending);
         if pending.close_sent && pending.close_received {

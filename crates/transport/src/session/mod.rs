@@ -28,7 +28,7 @@
 //!         }
 //!         let request = UpgradeRequest::parse(std::str::from_utf8(&line)?)?;
 //!         assert_eq!(request.to, bob.peer_id());
-//!         let mut session = session::respond(stream, &bob, &bob_keys, request.from, timeout).await?;
+//!         let mut session = session::respond(stream, &bob, &bob_keys, request.from, 0, timeout).await?;
 //!         let question = session.recv().await?;
 //!         session.send(&[question, b" pong".to_vec()].concat()).await?;
 //!         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
@@ -36,7 +36,7 @@
 //!
 //!     // Alice dials Bob, expecting his id.
 //!     let stream = TcpStream::connect(addr).await?;
-//!     let mut session = session::initiate(stream, &alice, &alice_keys, bob_id, timeout).await?;
+//!     let mut session = session::initiate(stream, &alice, &alice_keys, bob_id, 0, timeout).await?;
 //!     assert_eq!(session.peer(), bob_id);
 //!     session.send(b"ping").await?;
 //!     assert_eq!(session.recv().await?, b"ping pong");
