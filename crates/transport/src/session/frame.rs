@@ -22,6 +22,8 @@ use super::{SessionSlot, MAX_PLAINTEXT, TAG_LEN};
 /// Read buffer of an idle session: small, so that hundreds of open
 /// sessions cost little (`docs/performance.md`, memory per session).
 const IDLE_READ_BUFFER: usize = 2048;
+/// A large frame in progress reserves room for this many such frames.
+const BULK_READ_FRAMES: usize = 4;
 /// Above this capacity an empty buffer is given back to the allocator.
 const KEEP_BUFFER: usize = 16 * 1024;
 
@@ -100,6 +102,7 @@ impl Session {
                 stream: read_half,
                 inbound: Vec::new(),
                 start: 0,
+                plaintext: Vec::new(),
                 closed: false,
             },
             writer: SessionWriter {
@@ -209,6 +212,8 @@ pub struct SessionReader {
     /// Bytes received; those before `start` are consumed.
     inbound: Vec<u8>,
     start: usize,
+    /// The last frame's plaintext (reused).
+    plaintext: Vec<u8>,
     closed: bool,
 }
 
@@ -236,31 +241,46 @@ impl SessionReader {
     /// [`SessionError::Io`] close the session; [`SessionError::Closed`]
     /// afterwards.
     pub async fn recv(&mut self) -> Result<Vec<u8>, SessionError> {
+        self.recv_ref().await.map(<[u8]>::to_vec)
+    }
+
+    /// As [`recv`](Self::recv), the plaintext borrowed from a buffer the
+    /// reader reuses (no allocation per frame). Cancel-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    pub async fn recv_ref(&mut self) -> Result<&[u8], SessionError> {
         if self.closed {
             return Err(SessionError::Closed);
         }
-        let result = self.recv_inner().await;
-        if result.is_err() {
-            self.closed = true;
+        match self.recv_inner().await {
+            Ok(n) => Ok(&self.plaintext[..n]),
+            Err(e) => {
+                self.closed = true;
+                Err(e)
+            }
         }
-        result
     }
 
-    async fn recv_inner(&mut self) -> Result<Vec<u8>, SessionError> {
+    /// Decrypts the next frame into `plaintext`; its length.
+    async fn recv_inner(&mut self) -> Result<usize, SessionError> {
         loop {
             if let Some(body) = split_frame(&self.inbound[self.start..])? {
                 let consumed = 2 + body.len();
                 // The body holds at least the 16-byte tag when it is valid;
                 // a shorter one fails decryption below.
-                let mut plaintext = vec![0u8; body.len().saturating_sub(TAG_LEN)];
+                let len = body.len().saturating_sub(TAG_LEN);
+                if self.plaintext.len() < len {
+                    self.plaintext.resize(len, 0);
+                }
                 let n = self
                     .transport
-                    .read_message(self.nonce, body, &mut plaintext)
+                    .read_message(self.nonce, body, &mut self.plaintext[..len])
                     .map_err(SessionError::Decrypt)?;
                 self.nonce += 1;
-                plaintext.truncate(n);
                 self.consume(consumed);
-                return Ok(plaintext);
+                return Ok(n);
             }
             let n = self.read_more().await?;
             if n == 0 {
@@ -292,6 +312,9 @@ impl SessionReader {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.inbound = Vec::with_capacity(IDLE_READ_BUFFER);
                     self.start = 0;
+                    if self.plaintext.capacity() > KEEP_BUFFER {
+                        self.plaintext = Vec::new();
+                    }
                 }
                 Err(e) => return Err(SessionError::Io(e)),
             }
@@ -315,14 +338,13 @@ impl SessionReader {
             self.inbound.drain(..self.start);
             self.start = 0;
         }
-        let want = match self.inbound.first_chunk::<2>() {
-            Some(header) => 2 + usize::from(u16::from_be_bytes(*header)),
+        let spare = match self.inbound.first_chunk::<2>() {
+            // A frame in progress: room for it and a few more, so a bulk
+            // transfer reads several frames per system call.
+            Some(header) => (2 + usize::from(u16::from_be_bytes(*header))) * BULK_READ_FRAMES,
             None => IDLE_READ_BUFFER,
         };
-        let spare = want
-            .saturating_sub(self.inbound.len())
-            .max(IDLE_READ_BUFFER);
-        self.inbound.reserve(spare);
+        self.inbound.reserve(spare.max(IDLE_READ_BUFFER));
     }
 }
 

@@ -776,7 +776,7 @@ async fn lifecycle(shared: &Shared) -> LinkEnd {
 async fn read_loop(shared: &Arc<Shared>, reader: &mut SessionReader, router: &Router) -> LinkEnd {
     let mut reassembler = Reassembler::new(shared.config.max_message_bytes);
     loop {
-        let plaintext = match reader.recv().await {
+        let plaintext = match reader.recv_ref().await {
             Ok(plaintext) => plaintext,
             Err(SessionError::PeerClosed) => {
                 let clean = lock(&shared.pending).close_received;
@@ -793,7 +793,7 @@ async fn read_loop(shared: &Arc<Shared>, reader: &mut SessionReader, router: &Ro
             Err(e) => return LinkEnd::Broken(e.to_string()),
         };
         shared.received();
-        if let Err(reason) = handle_record(shared, &plaintext, &mut reassembler, router) {
+        if let Err(reason) = handle_record(shared, plaintext, &mut reassembler, router) {
             SessionCounters::inc(&shared.counters.protocol_violations);
             return LinkEnd::Violation(reason);
         }

@@ -121,6 +121,14 @@ impl Partial {
     }
 }
 
+/// Room reserved for a body: its total when that is at most one frame more
+/// than the first chunk (no reallocation for a message of two frames), else
+/// the first chunk and one frame (memory grows with what arrives, not with
+/// what a total announces).
+fn first_room(total: u32, chunk: &[u8]) -> usize {
+    (total as usize).min(chunk.len() + super::MAX_PLAINTEXT)
+}
+
 /// Reassembles the incoming `MSG`/`RESPONSE` + `MORE` records of one session.
 #[derive(Debug)]
 pub(crate) struct Reassembler {
@@ -153,7 +161,7 @@ impl Reassembler {
                     request,
                     protocol: protocol.to_owned(),
                     total: total as usize,
-                    body: Vec::new(),
+                    body: Vec::with_capacity(first_room(total, chunk)),
                 })?,
                 chunk,
             ),
@@ -167,7 +175,7 @@ impl Reassembler {
                     id,
                     status,
                     total: total as usize,
-                    body: Vec::new(),
+                    body: Vec::with_capacity(first_room(total, chunk)),
                 })?,
                 chunk,
             ),
