@@ -16,5 +16,13 @@ exec "${ns[@]}" sh -c '
   ip link set lo multicast on
   # Let multicast sockets that do not pick an interface leave through lo.
   ip route add 224.0.0.0/4 dev lo 2>/dev/null || true
-  exec cargo test --workspace --offline "$@"
+  cargo test --workspace --offline "$@"
+  # An independent peer written from docs/wire.md alone (Python) against
+  # the node example: the session spec, byte for byte. Needs the Python
+  # `cryptography` package (.ci/run installs it).
+  if python3 -c "import cryptography" 2>/dev/null; then
+    python3 scripts/interop/session_peer.py --spawn "${CARGO_TARGET_DIR:-target}/debug/examples/node"
+  else
+    echo "interop check skipped: python3 with the cryptography package not found"
+  fi
 ' sh "$@"

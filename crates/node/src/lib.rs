@@ -71,6 +71,15 @@
 //!   expiry), [`Bye`](RemovalReason::Bye) (the peer's verified BYE; it is
 //!   not re-added by discovery for 5 s unless it proves it is back) or
 //!   [`Unreachable`](RemovalReason::Unreachable) (failed liveness check).
+//! - **Talks** over encrypted sessions (`docs/wire.md` §3.8–3.9): one Noise
+//!   XX session per peer, bound to both ids and to the connection's
+//!   addresses, dialled on demand and by every verified greeting (the
+//!   handshake at the greeted address is what marks the entry `verified`:
+//!   a relay cannot pass it). [`Node::send`] resolves on the peer's
+//!   receipt, [`Node::request`] on its answer, [`Node::serve`] gives the
+//!   messages of one protocol; liveness checks run as keep-alive frames
+//!   over the open session ([`NodeEvent::SessionOpened`],
+//!   [`NodeEvent::SessionClosed`]).
 //! - **Stops** cleanly with [`Node::shutdown`]: no new contact, a signed
 //!   BYE to every verified or greeted peer (500 ms at most), the mDNS
 //!   goodbye, listener closed, [`NodeEvent::Stopped`].
@@ -96,6 +105,37 @@
 //! while let Ok(event) = events.recv().await {
 //!     println!("{event:?}");
 //! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Messages
+//! One node serves a protocol, another sends on it; `send` resolves once
+//! the peer's node has queued the message for its application:
+//!
+//! ```
+//! use tazcom_node::{Node, StaticPeer};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let a = Node::builder().listen("127.0.0.1:0".parse()?).start().await?;
+//! let mut inbox = a.serve("/example/chat/1", 64)?;
+//! let b = Node::builder()
+//!     .listen("127.0.0.1:0".parse()?)
+//!     .static_peers(vec![StaticPeer { peer_id: a.peer_id(), addr: a.local_addr() }])
+//!     .start()
+//!     .await?;
+//! // `send` dials the addresses the registry holds: wait until B knows A.
+//! while b.registry().get(&a.peer_id()).is_none() {
+//!     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+//! }
+//!
+//! let rtt = b.send(a.peer_id(), "/example/chat/1", b"hello".to_vec()).await?;
+//! let message = inbox.recv().await?;
+//! assert_eq!((message.peer, message.body.as_slice()), (b.peer_id(), &b"hello"[..]));
+//! println!("delivered in {} µs", rtt.as_micros());
+//! b.shutdown().await?;
+//! a.shutdown().await?;
 //! # Ok(())
 //! # }
 //! ```

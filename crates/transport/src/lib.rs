@@ -63,10 +63,15 @@
 //!   bytes a signature covers and its verification;
 //!   [`FrameReader`](wire::FrameReader) (`codec.rs`): bounded `\n` framing
 //!   (1024 bytes by default, newline included); the wire constants.
-//! - [`session`]: encrypted sessions (`docs/wire.md` §3.8): the `SESSION`
-//!   upgrade line, the Noise XX handshake bound to both peers' ids and to
-//!   the connection's addresses, and encrypted frames. Not yet used by the
-//!   server or a node.
+//! - [`session`]: encrypted sessions (`docs/wire.md` §3.8–3.9): the
+//!   `SESSION` upgrade line, the Noise XX handshake bound to both peers'
+//!   ids, to the connection's addresses and to the initiator's listen
+//!   port, encrypted frames, and the message layer over them ([`Link`](session::Link):
+//!   messages named by protocol, receipts, request/response, keep-alive;
+//!   [`Router`](session::Router) / [`Inbox`](session::Inbox) on the
+//!   receiving side). The server accepts upgrades when given Noise keys
+//!   ([`Listener::with_sessions`]); the node dials and keeps one session
+//!   per peer.
 //! - [`config`]: [`TransportConfig`]'s defaults and bounds (`DEFAULT_*`,
 //!   `MAX_*`, `MIN_LINE_BYTES`).
 //! - [`error`]: the errors, including the types carried inside
