@@ -55,6 +55,7 @@ fn bench_config() -> TransportConfig {
     TransportConfig::default()
         .with_hello_rate_burst(MAX_RATE_LIMIT_SETTING)
         .with_hello_rate_per_sec(MAX_RATE_LIMIT_SETTING)
+        .with_verify_rate_per_sec(MAX_RATE_LIMIT_SETTING)
 }
 
 /// A transport server on loopback whose HELLO events are drained (a node

@@ -87,6 +87,7 @@ fn bench_config() -> TransportConfig {
         .with_hello_rate_burst(MAX_RATE_LIMIT_SETTING)
         .with_hello_rate_per_sec(MAX_RATE_LIMIT_SETTING)
         .with_handshake_rate_per_sec(MAX_RATE_LIMIT_SETTING)
+        .with_verify_rate_per_sec(MAX_RATE_LIMIT_SETTING)
         .with_max_sessions(MAX_MAX_CONNECTIONS)
         .with_max_sessions_per_source(MAX_MAX_CONNECTIONS)
         .with_max_connections(MAX_MAX_CONNECTIONS)

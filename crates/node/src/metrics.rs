@@ -26,6 +26,8 @@ pub(crate) struct Counters {
     pub probe_hints_dropped: AtomicU64,
     pub pings_sent: AtomicU64,
     pub keepalives_sent: AtomicU64,
+    pub withdrawals_checked: AtomicU64,
+    pub legacy_hellos_ignored: AtomicU64,
     pub address_mismatches: AtomicU64,
     pub proofs_failed: AtomicU64,
     pub pings_received: AtomicU64,
@@ -85,6 +87,14 @@ pub struct NodeMetrics {
     /// Liveness checks sent as keep-alive frames over an open session
     /// (instead of a TCP PING).
     pub keepalives_sent: u64,
+    /// DNS-SD withdrawals (goodbye or expiry) of a verified peer turned
+    /// into a liveness check instead of a removal (anyone can send a
+    /// goodbye; the peer is removed only if the check fails).
+    pub withdrawals_checked: u64,
+    /// Legacy (unsigned) HELLOs naming a known peer that refreshed nothing:
+    /// the peer is verified, or the HELLO came from none of its addresses
+    /// (still reported as `HelloReceived`).
+    pub legacy_hellos_ignored: u64,
     /// Signed ACKs not taken as proof because the session handshake at
     /// the same address found other addresses signed: a relay between us
     /// and the peer (`docs/wire.md` §3.8.5).
@@ -140,6 +150,8 @@ impl NodeMetrics {
             probe_hints_dropped: c.probe_hints_dropped.load(Relaxed),
             pings_sent: c.pings_sent.load(Relaxed),
             keepalives_sent: c.keepalives_sent.load(Relaxed),
+            withdrawals_checked: c.withdrawals_checked.load(Relaxed),
+            legacy_hellos_ignored: c.legacy_hellos_ignored.load(Relaxed),
             address_mismatches: c.address_mismatches.load(Relaxed),
             proofs_failed: c.proofs_failed.load(Relaxed),
             pings_received: c.pings_received.load(Relaxed),

@@ -154,7 +154,17 @@ async fn an_update_replaces_the_entry_and_greets_the_new_address() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_peer_is_dropped_and_greeted_again_when_it_returns() {
     let target = builder().start().await.expect("start target");
-    let (node, script, mut events) = scripted_node().await;
+    // Liveness off: a goodbye removes even a verified peer at once (with
+    // liveness on it is checked first; see the forged-goodbye test below).
+    let (source, script, _local) = ScriptedDiscovery::new();
+    let node = builder()
+        .greeting(one_attempt())
+        .liveness(tazcom_node::LivenessPolicy::disabled())
+        .discovery(source, Source::Mdns)
+        .start()
+        .await
+        .expect("start");
+    let mut events = EventLog::of(&node);
     let peer = target.peer_id();
     let announced = info(peer, vec![target.local_addr()], &[]);
 
@@ -256,5 +266,54 @@ async fn our_own_announcement_is_ignored_and_rejections_are_counted() {
     assert_eq!(metrics.hellos_sent, 0, "greeted itself");
     assert_eq!(metrics.discovery.len(), 1);
     assert_eq!(metrics.discovery[0].0, "scripted");
+    node.shutdown().await.expect("shutdown");
+}
+
+/// Issue 13, forged goodbye: anyone on the LAN can send an mDNS goodbye, so
+/// one for a verified peer is checked, not believed; a real departure (the
+/// peer is gone) is still a removal within about a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_goodbye_for_a_verified_peer_is_checked_not_believed() {
+    let target = builder().start().await.expect("start target");
+    let (node, script, mut events) = scripted_node().await;
+    let peer = target.peer_id();
+    let announced = info(peer, vec![target.local_addr()], &[]);
+    let instance = announced.instance_name.clone();
+    send(&script, DiscoveryEvent::Discovered(announced)).await;
+    let acked = events
+        .expect("HelloAcked", WAIT, common::is_hello_acked(peer))
+        .await;
+    assert!(
+        matches!(acked, NodeEvent::HelloAcked { verified: true, .. }),
+        "{acked:?}"
+    );
+
+    // A forged goodbye while the peer is alive: checked, kept.
+    let goodbye = || DiscoveryEvent::Removed {
+        instance_name: instance.clone(),
+        peer_id: Some(peer),
+    };
+    send(&script, goodbye()).await;
+    let checked = common::eventually(WAIT, || node.metrics().withdrawals_checked == 1).await;
+    assert!(checked, "{:?}", node.metrics());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(node.registry().get(&peer).is_some(), "a live peer stays");
+    assert!(
+        !events.seen.iter().any(common::is_removed(peer)),
+        "{:?}",
+        events.seen
+    );
+
+    // The peer really leaves (no BYE: dropped), and its goodbye follows:
+    // removed within about a second, as `withdrawn` (the goodbye's check
+    // failed) or `unreachable` (its broken session's check came first).
+    let started = std::time::Instant::now();
+    drop(target);
+    send(&script, goodbye()).await;
+    events
+        .expect("Removed", WAIT, common::is_removed(peer))
+        .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "{took:?}");
     node.shutdown().await.expect("shutdown");
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tazcom_identity::{Identity, KeyCache, PeerId};
 
 use crate::config::TransportConfig;
+use crate::limits::GlobalRate;
 use crate::replay::{ReplayCache, Seen};
 use crate::signed::{SignedAck, SignedMessage};
 use crate::stats::RejectReason;
@@ -21,6 +22,8 @@ pub(crate) struct Authenticator {
     replay: Mutex<ReplayCache>,
     /// Decoded keys of recent senders (a greeting's verification cost).
     keys: KeyCache,
+    /// Verifications per second, all sources (`verify_rate_per_sec`).
+    verifications: GlobalRate,
 }
 
 /// Decoded sender keys kept (per server; bounded, see [`KeyCache`]).
@@ -43,6 +46,7 @@ impl Authenticator {
             window_ms: u64::try_from(config.timestamp_window.as_millis()).unwrap_or(u64::MAX),
             replay: Mutex::new(ReplayCache::new(config.replay_cache_capacity)),
             keys: KeyCache::new(KEY_CACHE_CAPACITY),
+            verifications: GlobalRate::new(config.verify_rate_per_sec, std::time::Instant::now()),
         }
     }
 
@@ -73,6 +77,10 @@ impl Authenticator {
                 self.window_ms
             );
             return Err((RejectReason::StaleTimestamp, detail));
+        }
+        if !self.verifications.allow(std::time::Instant::now()) {
+            let detail = "verifications of all sources over verify_rate_per_sec".to_owned();
+            return Err((RejectReason::VerifyRateLimited, detail));
         }
         if let Err(error) = request.verify_signature_with(&self.keys) {
             return Err((RejectReason::BadSignature, error.to_string()));
@@ -132,6 +140,34 @@ mod tests {
             (server_id.peer_id(), client.peer_id(), hello.nonce)
         );
         assert!(ack.verify_signature().is_ok());
+    }
+
+    /// Issue 13, CPU: forced verifications have a global bound, whatever
+    /// the number of sources (each client here is a different sender).
+    #[test]
+    fn verifications_beyond_the_global_rate_are_refused_unchecked() {
+        let server_id = Identity::from_seed([1; 32]);
+        let config = TransportConfig::default().with_verify_rate_per_sec(3);
+        let auth = Authenticator::new(Arc::new(server_id.clone()), &config);
+        let to = server_id.peer_id();
+        let outcomes: Vec<_> = (10u8..15)
+            .map(|seed| {
+                let client = Identity::from_seed([seed; 32]);
+                reason(auth.check(
+                    &SignedHello::sign(&client, to, Nonce::random(), NOW, 1),
+                    NOW,
+                ))
+            })
+            .collect();
+        let limited = Some(RejectReason::VerifyRateLimited);
+        assert_eq!(outcomes, [None, None, None, limited, limited]);
+        // A request that fails a cheaper check takes no token.
+        let other = Identity::from_seed([3; 32]);
+        let wrong_to = SignedHello::sign(&other, other.peer_id(), Nonce::random(), NOW, 1);
+        assert_eq!(
+            reason(auth.check(&wrong_to, NOW)),
+            Some(RejectReason::WrongAddressee)
+        );
     }
 
     #[test]

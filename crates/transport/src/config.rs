@@ -75,6 +75,13 @@ pub const DEFAULT_MAX_HANDSHAKES: usize = 32;
 /// Ed25519 signature and a verification), so at most ~4 % of a core.
 pub const DEFAULT_HANDSHAKE_RATE_PER_SEC: usize = 200;
 
+/// Default rate of signed HELLO, PING and BYE verifications, all sources
+/// together: 1000 per second (burst 1000). Each costs about 43 µs of
+/// Ed25519 verification plus 18 µs to sign the ACK, so at most ~6 % of a
+/// core (`docs/security.md`, "CPU"); the per-source bucket bounds one
+/// source far below that.
+pub const DEFAULT_VERIFY_RATE_PER_SEC: usize = 1000;
+
 /// Largest accepted timeout or grace period: 24 h.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
@@ -103,6 +110,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// | `max_sessions_per_source` | 8 | 1..=65536 | server (inbound sessions per source IP) |
 /// | `max_handshakes` | 32 at once | 1..=65536 | server |
 /// | `handshake_rate_per_sec` | 200 per s, all sources | 1..=1048576 | server |
+/// | `verify_rate_per_sec` | 1000 signed requests per s, all sources | 1..=1048576 | server |
 ///
 /// ```
 /// use std::net::SocketAddr;
@@ -213,6 +221,13 @@ pub struct TransportConfig {
     /// request bucket (`hello_rate_*`). 1..=[`MAX_RATE_LIMIT_SETTING`].
     /// Default 200 ([`DEFAULT_HANDSHAKE_RATE_PER_SEC`]).
     pub handshake_rate_per_sec: usize,
+    /// Signed HELLOs, PINGs and BYEs verified per second, all sources
+    /// together (a token bucket with a burst of the same size), so forced
+    /// Ed25519 work has a global bound whatever the number of sources;
+    /// beyond, refused (`verify_rate_limited`) before the signature is
+    /// checked. 1..=[`MAX_RATE_LIMIT_SETTING`]. Default 1000
+    /// ([`DEFAULT_VERIFY_RATE_PER_SEC`]).
+    pub verify_rate_per_sec: usize,
 }
 
 impl Default for TransportConfig {
@@ -237,6 +252,7 @@ impl Default for TransportConfig {
             max_sessions_per_source: DEFAULT_MAX_SESSIONS_PER_SOURCE,
             max_handshakes: DEFAULT_MAX_HANDSHAKES,
             handshake_rate_per_sec: DEFAULT_HANDSHAKE_RATE_PER_SEC,
+            verify_rate_per_sec: DEFAULT_VERIFY_RATE_PER_SEC,
         }
     }
 }
@@ -269,6 +285,12 @@ impl TransportConfig {
     /// Sets [`handshake_rate_per_sec`](Self::handshake_rate_per_sec).
     pub fn with_handshake_rate_per_sec(mut self, handshakes_per_sec: usize) -> Self {
         self.handshake_rate_per_sec = handshakes_per_sec;
+        self
+    }
+
+    /// Sets [`verify_rate_per_sec`](Self::verify_rate_per_sec).
+    pub fn with_verify_rate_per_sec(mut self, verifications_per_sec: usize) -> Self {
+        self.verify_rate_per_sec = verifications_per_sec;
         self
     }
 
@@ -368,8 +390,8 @@ impl TransportConfig {
     /// - [`ConfigError::LimitOutOfRange`] when `max_connections_per_source`,
     ///   `max_sessions`, `max_sessions_per_source` or `max_handshakes` is outside
     ///   1..=[`MAX_MAX_CONNECTIONS`], or `hello_rate_burst`,
-    ///   `hello_rate_per_sec`, `rate_limit_sources`, `handshake_rate_per_sec`
-    ///   outside 1..=[`MAX_RATE_LIMIT_SETTING`] (1048576).
+    ///   `hello_rate_per_sec`, `rate_limit_sources`, `handshake_rate_per_sec`,
+    ///   `verify_rate_per_sec` outside 1..=[`MAX_RATE_LIMIT_SETTING`] (1048576).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(MIN_LINE_BYTES..=MAX_MAX_LINE_BYTES).contains(&self.max_line_bytes) {
             return Err(ConfigError::LineLimitOutOfRange {
@@ -446,6 +468,11 @@ impl TransportConfig {
                 self.handshake_rate_per_sec,
                 MAX_RATE_LIMIT_SETTING,
             ),
+            (
+                "verify_rate_per_sec",
+                self.verify_rate_per_sec,
+                MAX_RATE_LIMIT_SETTING,
+            ),
         ];
         for (name, value, max) in limits {
             if !(1..=max).contains(&value) {
@@ -484,6 +511,7 @@ mod tests {
             (256, 32, 200)
         );
         assert_eq!(config.max_sessions_per_source, 8);
+        assert_eq!(config.verify_rate_per_sec, 1000);
     }
 
     /// A change to a valid config, and the error it must cause.
@@ -508,7 +536,11 @@ mod tests {
         };
         let limit = |name, value, max| ConfigError::LimitOutOfRange { name, value, max };
         let (conn_max, rate_max) = (MAX_MAX_CONNECTIONS, MAX_RATE_LIMIT_SETTING);
-        let cases: [Case; 33] = [
+        let cases: [Case; 34] = [
+            (
+                |c| c.with_verify_rate_per_sec(0),
+                limit("verify_rate_per_sec", 0, rate_max),
+            ),
             (
                 |c| c.with_max_sessions_per_source(0),
                 limit("max_sessions_per_source", 0, conn_max),

@@ -301,11 +301,20 @@ async fn handle_line(
     remote: SocketAddr,
     ctx: &ConnectionContext,
 ) -> Result<Reply, (RejectReason, String)> {
+    // Every line takes a token from its source's bucket, requests and
+    // lines the server does not act on alike (issue 13: unknown-type lines
+    // used to hold connections open for free).
+    if !within_rate(remote, ctx) {
+        let kind = match &parsed {
+            ParsedLine::Message(message) => message.wire_type().to_owned(),
+            ParsedLine::Unknown(unknown) => unknown.message_type.chars().take(32).collect(),
+        };
+        return Err((
+            RejectReason::RateLimited,
+            format!("line rate of this source exceeded ({kind})"),
+        ));
+    }
     match parsed {
-        ParsedLine::Message(message) if is_request(&message) && !within_rate(remote, ctx) => {
-            let detail = format!("{} rate of this source exceeded", message.wire_type());
-            Err((RejectReason::RateLimited, detail))
-        }
         ParsedLine::Message(Message::Hello { from }) => {
             debug!(%remote, peer = %from, "legacy HELLO received");
             deliver_hello(from, remote, None, ctx).await;
@@ -325,18 +334,6 @@ async fn handle_line(
             Ok(Reply::Plain)
         }
     }
-}
-
-/// The messages a client sends to be acted on; they share the per-source
-/// rate bucket. A signed ACK sent to a server is not one.
-fn is_request(message: &Message) -> bool {
-    matches!(
-        message,
-        Message::Hello { .. }
-            | Message::SignedHello(_)
-            | Message::SignedPing(_)
-            | Message::SignedBye(_)
-    )
 }
 
 /// A signed HELLO: checked and answered with a signed ACK when the server

@@ -119,6 +119,8 @@ pub struct TransportStats {
     pub rejected_handshake_failed: u64,
     /// A session handshake whose binding payload named other addresses than this connection's: a relay (or a NAT) between the peers (`docs/wire.md` §3.8.5).
     pub rejected_address_mismatch: u64,
+    /// A signed HELLO, PING or BYE refused before its signature was checked: all sources together exceeded `verify_rate_per_sec`.
+    pub rejected_verify_rate_limited: u64,
     /// Connections ended by a read or write error (reset, write timeout).
     pub io_errors: u64,
     /// `accept()` failures (e.g. out of file descriptors).
@@ -174,6 +176,7 @@ impl TransportStats {
             RejectReason::HandshakeRateLimited => self.rejected_handshake_rate_limited,
             RejectReason::HandshakeFailed => self.rejected_handshake_failed,
             RejectReason::AddressMismatch => self.rejected_address_mismatch,
+            RejectReason::VerifyRateLimited => self.rejected_verify_rate_limited,
         }
     }
 
@@ -246,10 +249,12 @@ pub enum RejectReason {
     HandshakeFailed,
     /// A session handshake whose binding payload named other addresses than this connection's: a relay (or a NAT) between the peers (`docs/wire.md` §3.8.5).
     AddressMismatch,
+    /// A signed HELLO, PING or BYE refused before its signature was checked: all sources together exceeded `verify_rate_per_sec`.
+    VerifyRateLimited,
 }
 
 /// Number of [`RejectReason`] reasons.
-const REJECT_REASONS: usize = 21;
+const REJECT_REASONS: usize = 22;
 
 impl RejectReason {
     /// Every reason, in the order of the `rejected_*` counters.
@@ -275,6 +280,7 @@ impl RejectReason {
         RejectReason::HandshakeRateLimited,
         RejectReason::HandshakeFailed,
         RejectReason::AddressMismatch,
+        RejectReason::VerifyRateLimited,
     ];
 
     /// The reason's snake_case name, as displayed, e.g. `read_timeout`.
@@ -301,6 +307,7 @@ impl RejectReason {
             RejectReason::HandshakeRateLimited => "handshake_rate_limited",
             RejectReason::HandshakeFailed => "handshake_failed",
             RejectReason::AddressMismatch => "address_mismatch",
+            RejectReason::VerifyRateLimited => "verify_rate_limited",
         }
     }
 
@@ -327,6 +334,7 @@ impl RejectReason {
                 | RejectReason::RateLimited
                 | RejectReason::SessionLimit
                 | RejectReason::HandshakeRateLimited
+                | RejectReason::VerifyRateLimited
         )
     }
 }
@@ -442,6 +450,7 @@ impl Counters {
             rejected_handshake_rate_limited: rejected(RejectReason::HandshakeRateLimited),
             rejected_handshake_failed: rejected(RejectReason::HandshakeFailed),
             rejected_address_mismatch: rejected(RejectReason::AddressMismatch),
+            rejected_verify_rate_limited: rejected(RejectReason::VerifyRateLimited),
             io_errors: get(&self.io_errors),
             accept_errors: get(&self.accept_errors),
             acks_verified: get(&self.acks_verified),
@@ -495,6 +504,7 @@ mod tests {
             (RejectReason::HandshakeRateLimited, 19),
             (RejectReason::HandshakeFailed, 20),
             (RejectReason::AddressMismatch, 21),
+            (RejectReason::VerifyRateLimited, 22),
         ];
         for (reason, times) in reasons {
             for _ in 0..times {
@@ -503,9 +513,9 @@ mod tests {
         }
         let s = counters.snapshot();
         let got = RejectReason::ALL.map(|r| s.rejected(r));
-        let want: [u64; 21] = std::array::from_fn(|i| i as u64 + 1);
+        let want: [u64; 22] = std::array::from_fn(|i| i as u64 + 1);
         assert_eq!(got, want);
-        assert_eq!(s.rejected_total(), 231);
+        assert_eq!(s.rejected_total(), 253);
     }
 
     #[test]

@@ -126,6 +126,37 @@ async fn hellos_beyond_the_source_rate_are_rejected_without_ack() {
     server.shutdown().await;
 }
 
+/// Issue 13, slot lock-out: lines of an unknown type used to be ACKed for
+/// free, so a source could hold connections open forever with them. They
+/// now take from the same per-source bucket as HELLO, PING and BYE.
+#[tokio::test]
+async fn unknown_type_lines_take_from_the_source_bucket() {
+    let config = TransportConfig::default()
+        .with_hello_rate_burst(3)
+        .with_hello_rate_per_sec(1);
+    let (server, _events) = start(config).await;
+    let mut stream = connect_from(3, server.local_addr()).await;
+    let line = b"{\"type\":\"STATUS\",\"n\":1}\n";
+    let mut reply = [0u8; 4];
+    for n in 1..=3 {
+        stream.write_all(line).await.unwrap();
+        timeout(TEST_DEADLINE, stream.read_exact(&mut reply))
+            .await
+            .expect("a reply in time")
+            .unwrap_or_else(|e| panic!("line {n} not ACKed: {e}"));
+        assert_eq!(&reply, b"ACK\n", "line {n}");
+    }
+    stream.write_all(line).await.unwrap();
+    let closed = timeout(TEST_DEADLINE, stream.read_exact(&mut reply)).await;
+    assert!(
+        matches!(closed, Ok(Err(_))),
+        "4th line: closed without reply"
+    );
+    let stats = stats_when(&server, |s| s.rejected_rate_limited == 1).await;
+    assert_eq!(stats.unknown_types, 3);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn rejection_reports_never_wait_for_a_full_channel() {
     let listener = Listener::bind(common::loopback(), TransportConfig::default())

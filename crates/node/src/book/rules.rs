@@ -23,7 +23,7 @@ impl PeerBook {
         let mut out = Vec::new();
         match input {
             Input::Announced { source, info } => self.announced(source, info, now, &mut out),
-            Input::Withdrawn { instance, peer } => self.withdrawn(&instance, peer, &mut out),
+            Input::Withdrawn { instance, peer } => self.withdrawn(&instance, peer, now, &mut out),
             Input::Probe(info) => self.probe(info, &mut out),
             Input::Hello {
                 from,
@@ -109,8 +109,11 @@ impl PeerBook {
         self.greet_if_new(peer, &addrs, out);
     }
 
-    /// A DNS-SD instance left: remove whoever holds its name.
-    fn withdrawn(&mut self, instance: &str, id: Option<PeerId>, out: &mut Vec<Effect>) {
+    /// A DNS-SD instance left: remove whoever holds its name, unless that
+    /// peer proved its key: anyone can send a goodbye (issue 13, forged
+    /// goodbye), so a verified peer is checked at once instead and removed
+    /// (`Withdrawn`) only if the check fails.
+    fn withdrawn(&mut self, instance: &str, id: Option<PeerId>, now: Now, out: &mut Vec<Effect>) {
         if let Some(id) = &id {
             self.departed.clear(id);
         }
@@ -122,9 +125,17 @@ impl PeerBook {
                     .is_some_and(|e| e.instance_name.as_deref() == Some(instance))
             })
         });
-        match holder {
-            Some(peer) => self.remove(peer, RemovalReason::Withdrawn, out),
-            None => tracing::debug!(instance, "removal of an unknown instance"),
+        let Some(peer) = holder else {
+            tracing::debug!(instance, "removal of an unknown instance");
+            return;
+        };
+        let verified = self.entry(&peer).is_some_and(|e| e.verified);
+        if verified && self.liveness.enabled && !self.departing {
+            Counters::inc(&self.counters.withdrawals_checked);
+            tracing::debug!(peer = %peer, instance, "goodbye for a verified peer; checking it");
+            self.start_check(peer, now, true, out);
+        } else {
+            self.remove(peer, RemovalReason::Withdrawn, out);
         }
     }
 
@@ -207,10 +218,15 @@ impl PeerBook {
             self.greet_if_new(from, &[addr], out);
         }
         if let Some(known) = known {
-            // A legacy HELLO naming a verified peer is a claim anyone can make.
-            if verified || !known.verified {
-                self.heard(from, now.at, false);
+            // A legacy HELLO is a claim anyone can make (issue 13, legacy
+            // keep-alive): it refreshes an unverified peer only when it comes
+            // from one of that peer's addresses, and never a verified one.
+            let from_its_address = known.addrs.iter().any(|a| a.ip() == remote.ip());
+            if !verified && (known.verified || !from_its_address) {
+                Counters::inc(&self.counters.legacy_hellos_ignored);
+                return;
             }
+            self.heard(from, now.at, false);
             let listed = proven.is_some_and(|addr| known.addrs.contains(&addr));
             let refreshed = PeerEntry {
                 last_seen_ms: now.unix_ms,
@@ -406,6 +422,10 @@ impl PeerBook {
             tracing::warn!(peer = %peer, "static peer does not answer; kept (it is configured)");
             return;
         }
+        if check.withdrawn {
+            tracing::info!(peer = %peer, "peer withdrawn and unreachable; removed");
+            return self.remove(peer, RemovalReason::Withdrawn, out);
+        }
         Counters::inc(&self.counters.peers_unreachable);
         tracing::info!(peer = %peer, "peer unreachable; removed");
         self.remove(peer, RemovalReason::Unreachable, out);
@@ -447,13 +467,20 @@ impl PeerBook {
         if !self.liveness.enabled || self.departing {
             return;
         }
+        self.start_check(peer, now, false, out);
+    }
+
+    /// Starts a liveness check of `peer` now, unless one is in flight (a
+    /// withdrawal marks that one instead) or it has no address.
+    fn start_check(&mut self, peer: PeerId, now: Now, withdrawn: bool, out: &mut Vec<Effect>) {
         let Some(state) = self.peers.get_mut(&peer) else {
             return;
         };
         let Some(entry) = state.entry.as_ref().filter(|e| !e.addrs.is_empty()) else {
             return;
         };
-        if state.check.is_some() {
+        if let Some(check) = state.check.as_mut() {
+            check.withdrawn |= withdrawn;
             return;
         }
         let check = Check {
@@ -465,6 +492,7 @@ impl PeerBook {
         state.check = Some(InFlightCheck {
             started: now.at,
             addrs: entry.addrs.clone(),
+            withdrawn,
         });
         out.push(Effect::Ping(check));
     }
@@ -485,6 +513,7 @@ impl PeerBook {
                     state.check = Some(InFlightCheck {
                         started: now.at,
                         addrs: entry.addrs.clone(),
+                        withdrawn: false,
                     });
                     out.push(Effect::Ping(Check {
                         peer: *peer,

@@ -57,6 +57,9 @@ pub(super) struct Clock {
 pub(super) struct InFlightCheck {
     pub started: Instant,
     pub addrs: Vec<SocketAddr>,
+    /// Started (or joined) by a withdrawal of the peer's DNS-SD record: a
+    /// failure removes it as `Withdrawn`, not `Unreachable`.
+    pub withdrawn: bool,
 }
 
 /// How long a peer that said BYE stays departed: longer than an mDNS

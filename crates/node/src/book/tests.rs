@@ -371,6 +371,8 @@ impl Run {
             ("byes_sent", &c.byes_sent),
             ("byes_acked", &c.byes_acked),
             ("byes_received", &c.byes_received),
+            ("withdrawals_checked", &c.withdrawals_checked),
+            ("legacy_hellos_ignored", &c.legacy_hellos_ignored),
         ]
         .into_iter()
         .map(|(name, counter)| (name, counter.load(Relaxed)))
@@ -1031,6 +1033,7 @@ fn hellos_are_reported_and_register_only_proven_senders() {
     const KNOWN_VERIFIED: &[(&str, u64)] =
         &[("hellos_received", 1), ("hellos_received_verified", 1)];
     const KNOWN_LEGACY: &[(&str, u64)] = &[("hellos_received", 1)];
+    const LEGACY_IGNORED: &[(&str, u64)] = &[("hellos_received", 1), ("legacy_hellos_ignored", 1)];
     run_table(vec![
         case(
             "unknown, verified, with a port: registered and greeted back",
@@ -1142,11 +1145,25 @@ fn hellos_are_reported_and_register_only_proven_senders() {
             KNOWN_VERIFIED,
         ),
         case(
-            "known verified entry, legacy HELLO: stays verified",
+            "known verified entry, legacy HELLO: only reported, nothing refreshed",
             vec![hello(0, P, true, PORT), hello(1000, P, false, None)],
-            &["hello", "upsert verified"],
-            KNOWN_LEGACY,
-        ),
+            &["hello"],
+            LEGACY_IGNORED,
+        )
+        .then(|name, run, _| {
+            let e = run.stored(name, P);
+            assert!(e.verified, "case {name:?}");
+            assert_eq!(e.last_seen_ms, unix(0), "case {name:?}");
+        }),
+        case(
+            "known unverified entry, legacy HELLO from another address: nothing refreshed",
+            vec![announce(0, P, &[B]), hello(1000, P, false, None)],
+            &["hello"],
+            LEGACY_IGNORED,
+        )
+        .then(|name, run, _| {
+            assert_eq!(run.stored(name, P).last_seen_ms, unix(0), "case {name:?}")
+        }),
         case(
             "a verified HELLO ends the departed mark",
             vec![
@@ -1221,6 +1238,17 @@ fn hellos_reset_the_liveness_clock_unless_legacy_for_a_verified_peer() {
                 tick(9000),
             ],
             &["ping verified"],
+            &[],
+        ),
+        case(
+            "legacy HELLO from another address for an unverified entry: still due",
+            vec![
+                announce(0, P, &[B]),
+                tick(1),
+                hello(4000, P, false, None),
+                tick(5000),
+            ],
+            &["ping"],
             &[],
         ),
         case(
@@ -2065,5 +2093,91 @@ fn sessions_verify_a_proven_address_and_a_break_checks_at_once() {
             &[],
         )
         .on(disabled),
+    ]);
+}
+
+/// Rule 2, for a verified peer (issue 13, forged goodbye): a withdrawal is
+/// checked, not believed.
+#[test]
+fn a_verified_peers_withdrawal_is_checked_not_believed() {
+    const CHECKED: &[(&str, u64)] = &[("withdrawals_checked", 1)];
+    // P announced at A and verified by the greeting's signed ACK.
+    let verified = || vec![announce(0, P, &[A]), Step::Greeted(10, 0, acked(A, true))];
+    let then = |mut steps: Vec<Step>, more: Vec<Step>| {
+        steps.extend(more);
+        steps
+    };
+    run_table(vec![
+        case(
+            "a goodbye starts a check instead of a removal",
+            then(verified(), vec![withdrawn(1000, "node-1", Some(P))]),
+            &["ping verified"],
+            CHECKED,
+        )
+        .then(|name, run, _| assert!(run.book.entry(&P).is_some(), "case {name:?}")),
+        case(
+            "the peer answers: kept",
+            then(
+                verified(),
+                vec![
+                    withdrawn(1000, "node-1", Some(P)),
+                    Step::Pinged(1100, 0, PingOutcome::Answered),
+                ],
+            ),
+            &[],
+            &[],
+        )
+        .then(|name, run, _| assert!(run.book.entry(&P).is_some(), "case {name:?}")),
+        case(
+            "no answer: removed as withdrawn",
+            then(
+                verified(),
+                vec![
+                    withdrawn(1000, "node-1", Some(P)),
+                    Step::Pinged(2300, 0, PingOutcome::Unanswered),
+                ],
+            ),
+            &["remove", "removed withdrawn"],
+            &[],
+        ),
+        case(
+            "a goodbye during a check joins it: no second check",
+            then(
+                verified(),
+                vec![tick(4000), tick(5000), withdrawn(5100, "node-1", Some(P))],
+            ),
+            &[],
+            CHECKED,
+        ),
+        case(
+            "a goodbye joining a check: its failure removes as withdrawn",
+            then(
+                verified(),
+                vec![
+                    tick(4000),
+                    tick(5000),
+                    withdrawn(5100, "node-1", Some(P)),
+                    Step::Pinged(6000, 0, PingOutcome::Unanswered),
+                ],
+            ),
+            &["remove", "removed withdrawn"],
+            &[],
+        ),
+        case(
+            "liveness off: the goodbye removes at once",
+            then(verified(), vec![withdrawn(1000, "node-1", Some(P))]),
+            &["remove", "removed withdrawn"],
+            &[],
+        )
+        .on(disabled),
+        case(
+            "while leaving: the goodbye removes at once",
+            then(
+                verified(),
+                vec![leave(500), withdrawn(1000, "node-1", Some(P))],
+            ),
+            &["remove", "removed withdrawn"],
+            &[],
+        ),
     ]);
 }
