@@ -28,6 +28,8 @@ pub(crate) struct Counters {
     pub keepalives_sent: AtomicU64,
     pub withdrawals_checked: AtomicU64,
     pub legacy_hellos_ignored: AtomicU64,
+    pub greeting_peers_refused: AtomicU64,
+    pub checks_deferred: AtomicU64,
     pub address_mismatches: AtomicU64,
     pub proofs_failed: AtomicU64,
     pub pings_received: AtomicU64,
@@ -95,6 +97,13 @@ pub struct NodeMetrics {
     /// the peer is verified, or the HELLO came from none of its addresses
     /// (still reported as `HelloReceived`).
     pub legacy_hellos_ignored: u64,
+    /// Peers that proved their key by greeting us (verified HELLO or PING,
+    /// or a session) but were not stored: their source IP already has 8
+    /// such peers, or 256 are stored in all (`docs/security.md`, "Limits").
+    pub greeting_peers_refused: u64,
+    /// Due liveness checks put off to a later tick because 64 were in
+    /// flight.
+    pub checks_deferred: u64,
     /// Signed ACKs not taken as proof because the session handshake at
     /// the same address found other addresses signed: a relay between us
     /// and the peer (`docs/wire.md` §3.8.5).
@@ -152,6 +161,8 @@ impl NodeMetrics {
             keepalives_sent: c.keepalives_sent.load(Relaxed),
             withdrawals_checked: c.withdrawals_checked.load(Relaxed),
             legacy_hellos_ignored: c.legacy_hellos_ignored.load(Relaxed),
+            greeting_peers_refused: c.greeting_peers_refused.load(Relaxed),
+            checks_deferred: c.checks_deferred.load(Relaxed),
             address_mismatches: c.address_mismatches.load(Relaxed),
             proofs_failed: c.proofs_failed.load(Relaxed),
             pings_received: c.pings_received.load(Relaxed),

@@ -39,6 +39,25 @@ use state::{Departed, PeerState};
 /// the prober is still found by DNS-SD about 1 s later.
 pub(crate) const MAX_HINTS_IN_FLIGHT: usize = 32;
 
+/// Peers stored only because they greeted us (source `Greeting`: no DNS-SD
+/// record, not static) from one source IP address, at most. Keys are free
+/// to mint (issue 13, Sybil registration): without a cap one host could
+/// fill the registry and the liveness schedule. 8 covers several nodes on
+/// one host; an announced or static peer is never refused or evicted for
+/// them.
+pub(crate) const MAX_GREETING_PEERS_PER_SOURCE: usize = 8;
+
+/// Peers stored only because they greeted us, over all sources, at most
+/// (`docs/security.md`, "Limits"): a LAN's worth, while many hosts together
+/// cannot grow the book without end.
+pub(crate) const MAX_GREETING_PEERS: usize = 256;
+
+/// Liveness checks in flight at once, over all peers: due peers beyond wait
+/// for the next tick (`checks_deferred`), so the liveness work per second is
+/// bounded whatever the number of peers (at most 64 per check's duration,
+/// ~2.5 s with the default policy).
+pub(crate) const MAX_CHECKS_IN_FLIGHT: usize = 64;
+
 /// The current time, as the book sees it: a monotonic instant for its
 /// schedules, and Unix milliseconds for the registry's `first_seen_ms` and
 /// `last_seen_ms`.

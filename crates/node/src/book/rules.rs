@@ -12,7 +12,9 @@ use tazcom_registry::{PeerEntry, Source};
 use super::effect::{Check, Effect, Greet, GreetKind};
 use super::input::{GreetOutcome, Input, PingOutcome};
 use super::state::{Clock, Hint, InFlightCheck, PeerState};
-use super::{Now, PeerBook};
+use super::{
+    Now, PeerBook, MAX_CHECKS_IN_FLIGHT, MAX_GREETING_PEERS, MAX_GREETING_PEERS_PER_SOURCE,
+};
 use crate::caps;
 use crate::event::{NodeEvent, RemovalReason};
 use crate::metrics::Counters;
@@ -503,13 +505,19 @@ impl PeerBook {
             return;
         }
         let mut unclocked = Vec::new();
+        let in_flight = self.peers.values().filter(|s| s.check.is_some()).count();
+        let mut budget = MAX_CHECKS_IN_FLIGHT.saturating_sub(in_flight);
         for (peer, state) in &mut self.peers {
             let Some(entry) = state.entry.as_ref().filter(|e| !e.addrs.is_empty()) else {
                 continue;
             };
             match state.clock {
                 None => unclocked.push(*peer),
+                Some(clock) if now.at >= clock.due && state.check.is_none() && budget == 0 => {
+                    Counters::inc(&self.counters.checks_deferred);
+                }
                 Some(clock) if now.at >= clock.due && state.check.is_none() => {
+                    budget -= 1;
                     state.check = Some(InFlightCheck {
                         started: now.at,
                         addrs: entry.addrs.clone(),
@@ -546,6 +554,11 @@ impl PeerBook {
         if self.departing || peer == self.me || self.departed.contains(&peer, now.at) {
             return None;
         }
+        if let Some(cap) = self.greeting_cap(addr) {
+            Counters::inc(&self.counters.greeting_peers_refused);
+            tracing::debug!(peer = %peer, %addr, cap, "peer from a greeting not stored: cap reached");
+            return None;
+        }
         let entry = PeerEntry {
             peer_id: peer,
             addrs: vec![addr],
@@ -565,6 +578,28 @@ impl PeerBook {
             source: Source::Greeting,
         }));
         Some(addr)
+    }
+
+    /// The cap a new peer from a greeting at `addr` would exceed, if any:
+    /// [`MAX_GREETING_PEERS_PER_SOURCE`] from its IP, [`MAX_GREETING_PEERS`]
+    /// in all. A scan of the book: registrations are rate-limited per
+    /// source by the transport.
+    fn greeting_cap(&self, addr: SocketAddr) -> Option<&'static str> {
+        let (mut from_source, mut total) = (0, 0);
+        for entry in self.peers.values().filter_map(|s| s.entry.as_ref()) {
+            if entry.source != Source::Greeting {
+                continue;
+            }
+            total += 1;
+            from_source += usize::from(entry.addrs.iter().any(|a| a.ip() == addr.ip()));
+        }
+        if from_source >= MAX_GREETING_PEERS_PER_SOURCE {
+            Some("per source")
+        } else if total >= MAX_GREETING_PEERS {
+            Some("total")
+        } else {
+            None
+        }
     }
 
     /// Greets `peer` at `addrs` unless it was already greeted at this exact

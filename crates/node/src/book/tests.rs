@@ -373,6 +373,8 @@ impl Run {
             ("byes_received", &c.byes_received),
             ("withdrawals_checked", &c.withdrawals_checked),
             ("legacy_hellos_ignored", &c.legacy_hellos_ignored),
+            ("greeting_peers_refused", &c.greeting_peers_refused),
+            ("checks_deferred", &c.checks_deferred),
         ]
         .into_iter()
         .map(|(name, counter)| (name, counter.load(Relaxed)))
@@ -2180,4 +2182,102 @@ fn a_verified_peers_withdrawal_is_checked_not_believed() {
             &[],
         ),
     ]);
+}
+
+/// A verified HELLO from `p`, connecting from `ip` (its listen port 7000).
+fn signed_hello_from(ms: u64, p: PeerId, ip: Ipv4Addr) -> Step {
+    Step::In(
+        ms,
+        Input::Hello {
+            from: p,
+            remote: SocketAddr::V4(SocketAddrV4::new(ip, 50_000)),
+            verified: true,
+            listen_port: PORT,
+            sent_ms: Some(ms),
+        },
+    )
+}
+
+/// The `n`th of many distinct test peers (never `ME`, `P`, `Q`, `R`).
+fn many(n: u16) -> PeerId {
+    let mut bytes = [0xee; 32];
+    bytes[1..3].copy_from_slice(&n.to_be_bytes());
+    PeerId::from_bytes(bytes)
+}
+
+fn count(run: &Run, name: &str) -> u64 {
+    run.counts()[name]
+}
+
+/// Issue 13, Sybil registration: peers that only greeted us are capped per
+/// source address, and announced peers are never refused for them.
+#[test]
+fn peers_from_greetings_are_capped_per_source() {
+    let mut run = Run::new();
+    let ip = Ipv4Addr::new(10, 0, 0, 9);
+    for n in 0..MAX_GREETING_PEERS_PER_SOURCE as u16 {
+        run.step(&signed_hello_from(u64::from(n), many(n), ip));
+    }
+    assert_eq!(count(&run, "peers_from_greetings"), 8);
+    let refused = run.step(&signed_hello_from(100, many(100), ip));
+    assert_eq!(shape(&refused), ["hello verified @238"], "only reported");
+    assert!(run.book.entry(&many(100)).is_none());
+    assert_eq!(count(&run, "greeting_peers_refused"), 1);
+    // Another source still registers.
+    run.step(&signed_hello_from(
+        200,
+        many(200),
+        Ipv4Addr::new(10, 0, 0, 10),
+    ));
+    assert!(run.book.entry(&many(200)).is_some());
+    // An announced peer at the capped address is stored as always.
+    let announced = run.step(&announce(300, Q, &[v4(9, 7001)]));
+    assert_eq!(
+        shape(&announced),
+        ["upsert @2", "discovered mdns @2", "greet peer @2"]
+    );
+}
+
+/// Issue 13, Sybil registration: and in total, over all sources.
+#[test]
+fn peers_from_greetings_are_capped_in_total() {
+    let mut run = Run::new();
+    for n in 0..MAX_GREETING_PEERS as u16 {
+        let ip = Ipv4Addr::new(10, 1, (n / 250) as u8, (n % 250) as u8 + 1);
+        run.step(&signed_hello_from(u64::from(n), many(n), ip));
+    }
+    assert_eq!(count(&run, "peers_from_greetings"), 256);
+    run.step(&signed_hello_from(
+        1000,
+        many(999),
+        Ipv4Addr::new(10, 2, 0, 1),
+    ));
+    assert!(run.book.entry(&many(999)).is_none());
+    assert_eq!(count(&run, "greeting_peers_refused"), 1);
+}
+
+/// Issue 13: liveness work is bounded whatever the number of peers.
+#[test]
+fn at_most_64_checks_are_in_flight() {
+    let mut run = Run::new();
+    for n in 0..70u16 {
+        let addr = SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::new(10, 3, 0, n as u8 + 1),
+            7000,
+        ));
+        run.step(&announce(0, many(n), &[addr]));
+    }
+    run.step(&tick(1));
+    let first = run.step(&tick(5000));
+    let pings = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Ping(_)))
+            .count()
+    };
+    assert_eq!(pings(&first), MAX_CHECKS_IN_FLIGHT);
+    assert_eq!(count(&run, "checks_deferred"), 6);
+    // One answers: one place frees, one deferred check starts.
+    run.step(&Step::Pinged(5100, 0, PingOutcome::Answered));
+    assert_eq!(pings(&run.step(&tick(6000))), 1);
 }
