@@ -23,6 +23,13 @@ enum Expected {
 pub(crate) fn run(dir: &Path, data: &[u8]) {
     let path = dir.join("fuzz.key");
     std::fs::write(&path, data).expect("writing the scratch key file");
+    // A key file must be the user's alone (mode 0600), else it is refused.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(&path, private).expect("chmod 600 the scratch key file");
+    }
     let loaded = Identity::load(&path);
     let after = std::fs::read(&path).expect("reading the scratch key file back");
     assert!(after == data, "Identity::load modified the key file");

@@ -103,6 +103,40 @@ pub enum KeyFileError {
         /// Its parent directory.
         dir: PathBuf,
     },
+    /// The key file path is a symbolic link: refused, never followed (as
+    /// OpenSSH refuses a key it cannot trust), so the key cannot be swapped
+    /// by whoever can write the link's directory or target.
+    #[error(
+        "key file {path} is a symbolic link; use the file it points to, or copy \
+         the key to a regular file (mode 0600)"
+    )]
+    Symlink {
+        /// The key file path.
+        path: PathBuf,
+    },
+    /// The key file is readable or writable by group or others (Unix mode
+    /// & 0o077 ≠ 0): refused, as OpenSSH refuses such a private key.
+    #[error("key file {path} is accessible by others (mode {mode:04o}); run: chmod 600 {path}")]
+    TooOpen {
+        /// The key file path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key file belongs to another user than the one running the
+    /// process: refused (that user could replace the key).
+    #[error(
+        "key file {path} is owned by uid {owner}, not by this process's uid {uid}; \
+         run: chown {uid} {path}"
+    )]
+    WrongOwner {
+        /// The key file path.
+        path: PathBuf,
+        /// The file's owner.
+        owner: u32,
+        /// The process's effective uid.
+        uid: u32,
+    },
     /// The key file path is a directory.
     #[error(
         "key file {path} is a directory, not a file; remove the directory or choose \

@@ -31,12 +31,16 @@ impl Identity {
     /// Loads the identity stored in the key file at `path`.
     ///
     /// Accepts the raw 32-byte seed or 64 hex characters (either case)
-    /// optionally followed by `"\n"` or `"\r\n"`. Logs a `tracing` warning
-    /// (fields `path`, `mode`) when the file is readable by group or others
-    /// (Unix mode & 0o077 != 0); that is not an error.
+    /// optionally followed by `"\n"` or `"\r\n"`. On Unix the file must be
+    /// one this user alone controls, as OpenSSH requires of a private key:
+    /// a regular file reached without a symbolic link at its last
+    /// component, mode 0600 or stricter, owned by the process's effective
+    /// user.
     ///
     /// # Errors
     ///
+    /// [`KeyFileError::Symlink`], [`KeyFileError::TooOpen`] (mode & 0o077 ≠
+    /// 0), [`KeyFileError::WrongOwner`] (each says how to fix it),
     /// [`KeyFileError::NotFound`], [`KeyFileError::IsDirectory`],
     /// [`KeyFileError::PermissionDenied`], [`KeyFileError::Io`] (other I/O
     /// failures, with the [`io::ErrorKind`]; kind `InvalidInput` for a named
@@ -93,11 +97,13 @@ impl Identity {
     }
 }
 
-/// Reads and parses the key file, warning about loose permissions.
+/// Reads and parses the key file after checking it can be trusted: a
+/// regular file, not a symlink, not a FIFO, mode 0600 or stricter, owned by
+/// this process's user (`docs/security.md`, "Key file").
 fn read_seed(path: &Path) -> Result<[u8; SEED_LEN], KeyFileError> {
     let reading = "reading the key file";
-    refuse_fifo(path).map_err(|e| load_error(path, path, reading, e))?;
-    let file = File::open(path).map_err(|e| load_error(path, path, reading, e))?;
+    refuse_special(path).map_err(|e| load_error(path, path, reading, e))?;
+    let file = open_no_follow(path).map_err(|e| load_error(path, path, reading, e))?;
     let meta = file
         .metadata()
         .map_err(|e| load_error(path, path, reading, e))?;
@@ -106,7 +112,7 @@ fn read_seed(path: &Path) -> Result<[u8; SEED_LEN], KeyFileError> {
             path: path.to_path_buf(),
         });
     }
-    warn_if_shared(path, &meta);
+    check_trusted(path, &meta)?;
     // Read one byte past the longest valid form so oversized files are
     // detected without reading them whole.
     let mut buf = Vec::with_capacity(MAX_FILE_LEN + 1);
@@ -177,6 +183,10 @@ fn load_error(path: &Path, op_path: &Path, action: &'static str, e: io::Error) -
         io::ErrorKind::IsADirectory => KeyFileError::IsDirectory {
             path: path.to_path_buf(),
         },
+        // O_NOFOLLOW on a symlink (it appeared after the first check).
+        _ if is_eloop(&e) => KeyFileError::Symlink {
+            path: path.to_path_buf(),
+        },
         _ => io_error(path, op_path, action, e),
     }
 }
@@ -201,13 +211,15 @@ fn io_error(path: &Path, op_path: &Path, action: &'static str, source: io::Error
     }
 }
 
-/// Fails with `InvalidInput` when `path` is a named pipe: opening one for
-/// reading waits for a writer, which would hang startup. Missing files and
-/// other stat errors are left for `File::open` to report.
+/// Fails with `InvalidInput` when `path` is a named pipe (opening one for
+/// reading waits for a writer, which would hang startup), and with the
+/// `ELOOP` error when it is a symbolic link (it is never followed). Missing
+/// files and other stat errors are left for the open to report.
 #[cfg(unix)]
-fn refuse_fifo(path: &Path) -> io::Result<()> {
+fn refuse_special(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::FileTypeExt;
-    match fs::metadata(path) {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::from_raw_os_error(libc::ELOOP)),
         Ok(meta) if meta.file_type().is_fifo() => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "the key file is a named pipe (FIFO), not a regular file",
@@ -218,27 +230,66 @@ fn refuse_fifo(path: &Path) -> io::Result<()> {
 
 /// Elsewhere opening the key path does not wait for a writer; nothing to check.
 #[cfg(not(unix))]
-fn refuse_fifo(_path: &Path) -> io::Result<()> {
+fn refuse_special(_path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Warns when the key file is readable or writable by group or others.
+/// Opens for reading without following a symlink at the last component
+/// (closes the race between [`refuse_special`] and the open).
 #[cfg(unix)]
-fn warn_if_shared(path: &Path, meta: &fs::Metadata) {
-    use std::os::unix::fs::PermissionsExt;
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
+#[cfg(unix)]
+fn is_eloop(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ELOOP)
+}
+
+#[cfg(not(unix))]
+fn is_eloop(_e: &io::Error) -> bool {
+    false
+}
+
+/// Refuses a key file readable or writable by group or others, or owned by
+/// another user (as OpenSSH refuses such a private key): either could have
+/// read or replaced the secret.
+#[cfg(unix)]
+fn check_trusted(path: &Path, meta: &fs::Metadata) -> Result<(), KeyFileError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
-        tracing::warn!(
-            path = %path.display(),
-            mode = %format_args!("{mode:04o}"),
-            "key file is accessible by group or others; run `chmod 600` on it"
-        );
+        return Err(KeyFileError::TooOpen {
+            path: path.to_path_buf(),
+            mode,
+        });
     }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if meta.uid() != uid {
+        return Err(KeyFileError::WrongOwner {
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            uid,
+        });
+    }
+    Ok(())
 }
 
 /// Permissions are not mode bits here; nothing to check.
 #[cfg(not(unix))]
-fn warn_if_shared(_path: &Path, _meta: &fs::Metadata) {}
+fn check_trusted(_path: &Path, _meta: &fs::Metadata) -> Result<(), KeyFileError> {
+    Ok(())
+}
 
 /// Outcome of [`create_no_clobber`].
 enum Created {

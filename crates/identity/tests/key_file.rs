@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 
 use tazcom_identity::{Identity, KeyFileError};
 
@@ -16,6 +16,17 @@ fn file_names(dir: &Path) -> Vec<String> {
 }
 
 #[cfg(unix)]
+/// Writes a key file as a user would have to: mode 0600 (a looser one is
+/// refused, see `loose_modes_are_refused_and_left_as_they_are`).
+fn write_key(path: &Path, contents: impl AsRef<[u8]>) {
+    fs::write(path, contents).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path).unwrap().permissions().mode() & 0o7777
@@ -46,7 +57,7 @@ fn load_or_generate_creates_private_32_byte_file_and_reloads_same_id() {
 fn raw_file_is_the_seed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k");
-    fs::write(&path, [0x11; 32]).unwrap();
+    write_key(&path, [0x11; 32]);
     let id = Identity::load(&path).unwrap();
     assert_eq!(id.peer_id(), Identity::from_seed([0x11; 32]).peer_id());
 }
@@ -65,7 +76,7 @@ fn reads_hex_form_with_and_without_line_ending() {
     .enumerate()
     {
         let path = dir.path().join(format!("k{i}"));
-        fs::write(&path, text).unwrap();
+        write_key(&path, text);
         assert_eq!(
             Identity::load(&path).unwrap().peer_id(),
             expected,
@@ -101,7 +112,7 @@ fn load_missing_file_is_not_found_and_creates_nothing() {
 fn assert_rejected(contents: &[u8], check: impl Fn(&KeyFileError) -> bool) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.key");
-    fs::write(&path, contents).unwrap();
+    write_key(&path, contents);
     let err = Identity::load_or_generate(&path).unwrap_err();
     assert!(check(&err), "{err:?}");
     let err2 = Identity::load(&path).unwrap_err();
@@ -233,7 +244,7 @@ fn dangling_symlink_is_an_error_and_not_replaced() {
     let path = dir.path().join("node.key");
     std::os::unix::fs::symlink(dir.path().join("missing-target"), &path).unwrap();
     let err = Identity::load_or_generate(&path).unwrap_err();
-    assert!(matches!(err, KeyFileError::Vanished { .. }), "{err:?}");
+    assert!(matches!(err, KeyFileError::Symlink { .. }), "{err:?}");
     assert!(fs::symlink_metadata(&path)
         .unwrap()
         .file_type()
@@ -268,67 +279,6 @@ fn concurrent_first_start_agrees_on_one_key() {
     }
 }
 
-/// Records the level and fields of every event, to check the permission warning.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(tracing::Level, String)>>>);
-
-struct FieldText<'a>(&'a mut String);
-
-impl tracing::field::Visit for FieldText<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!("{}={:?} ", field.name(), value));
-    }
-}
-
-impl tracing::Subscriber for Recorder {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut text = String::new();
-        event.record(&mut FieldText(&mut text));
-        self.0
-            .lock()
-            .unwrap()
-            .push((*event.metadata().level(), text));
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-#[cfg(unix)]
-#[test]
-fn group_readable_key_file_warns_with_path_and_mode() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("shared.key");
-    fs::write(&path, [4u8; 32]).unwrap();
-
-    let warnings = |mode: u32| {
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-        let recorder = Recorder::default();
-        tracing::subscriber::with_default(recorder.clone(), || Identity::load(&path).unwrap());
-        let events = recorder.0.lock().unwrap().clone();
-        events
-            .into_iter()
-            .filter(|(level, _)| *level == tracing::Level::WARN)
-            .map(|(_, text)| text)
-            .collect::<Vec<_>>()
-    };
-
-    let loose = warnings(0o640);
-    assert_eq!(loose.len(), 1, "{loose:?}");
-    assert!(loose[0].contains("mode=0640"), "{loose:?}");
-    assert!(loose[0].contains(&path.display().to_string()), "{loose:?}");
-    assert!(warnings(0o600).is_empty());
-    assert!(warnings(0o400).is_empty());
-}
-
 /// A hex key file cut short or with one byte damaged is a typed error that
 /// names the problem, and the file stays as it is. (Cut to exactly 32 bytes
 /// it is a valid raw seed: the two forms cannot be told apart by length.)
@@ -351,29 +301,91 @@ fn truncated_or_corrupted_hex_key_is_a_typed_error_and_left_alone() {
     }
 }
 
-/// Group- or other-readable modes only warn: the same identity loads, and
-/// neither the contents nor the mode are changed.
+/// Issue 13: a key file readable or writable by group or others is
+/// refused (as OpenSSH refuses such a private key) with an error naming its
+/// mode and the fix; neither its contents nor its mode are changed. 0600 and
+/// 0400 load.
 #[cfg(unix)]
 #[test]
-fn loose_modes_still_load_the_same_identity_and_are_left_as_they_are() {
+fn loose_modes_are_refused_and_left_as_they_are() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("loose.key");
     fs::write(&path, [9u8; 32]).unwrap();
-    let expected = Identity::from_seed([9u8; 32]).peer_id();
-    for loose in [0o604, 0o644, 0o666] {
+    for loose in [0o604, 0o640, 0o644, 0o666, 0o620] {
         fs::set_permissions(&path, fs::Permissions::from_mode(loose)).unwrap();
-        let recorder = Recorder::default();
-        let loaded = tracing::subscriber::with_default(recorder.clone(), || Identity::load(&path));
-        assert_eq!(loaded.unwrap().peer_id(), expected, "mode {loose:o}");
-        let events = recorder.0.lock().unwrap().clone();
-        let warned = events.iter().any(|(level, text)| {
-            *level == tracing::Level::WARN && text.contains(&format!("mode={loose:04o}"))
-        });
-        assert!(warned, "mode {loose:o}: {events:?}");
+        for err in [
+            Identity::load(&path).unwrap_err(),
+            Identity::load_or_generate(&path).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, KeyFileError::TooOpen { mode, .. } if *mode == loose),
+                "mode {loose:o}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(text.contains(&format!("{loose:04o}")), "{text}");
+            assert!(text.contains("chmod 600"), "{text}");
+            assert!(text.contains(&path.display().to_string()), "{text}");
+        }
         assert_eq!(mode(&path), loose, "the mode must not be changed");
         assert_eq!(fs::read(&path).unwrap(), [9u8; 32]);
     }
+    let expected = Identity::from_seed([9u8; 32]).peer_id();
+    for tight in [0o600, 0o400] {
+        fs::set_permissions(&path, fs::Permissions::from_mode(tight)).unwrap();
+        assert_eq!(
+            Identity::load(&path).unwrap().peer_id(),
+            expected,
+            "mode {tight:o}"
+        );
+    }
+}
+
+/// Issue 13: a symbolic link is never followed, even to a good key file.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_key_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.key");
+    write_key(&real, [3u8; 32]);
+    let link = dir.path().join("node.key");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    for err in [
+        Identity::load(&link).unwrap_err(),
+        Identity::load_or_generate(&link).unwrap_err(),
+    ] {
+        assert!(matches!(err, KeyFileError::Symlink { .. }), "{err:?}");
+    }
+    assert!(Identity::load(&real).is_ok(), "the target itself loads");
+}
+
+/// Issue 13: a key file owned by another user is refused. Needs root (to
+/// give the file away); skipped otherwise.
+#[cfg(unix)]
+#[test]
+fn a_key_file_owned_by_another_user_is_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("theirs.key");
+    write_key(&path, [6u8; 32]);
+    let me = fs::metadata(&path).unwrap().uid();
+    if me != 0 {
+        return; // not root: cannot chown the file to another user
+    }
+    std::os::unix::fs::chown(&path, Some(12345), None).unwrap();
+    let err = Identity::load(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KeyFileError::WrongOwner {
+                owner: 12345,
+                uid: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("chown"), "{err}");
 }
 
 /// A file that opens but whose read fails (Linux `/proc/self/mem` answers a
