@@ -30,6 +30,7 @@ pub(crate) struct Counters {
     pub legacy_hellos_ignored: AtomicU64,
     pub greeting_peers_refused: AtomicU64,
     pub checks_deferred: AtomicU64,
+    pub candidate_addresses: AtomicU64,
     pub address_mismatches: AtomicU64,
     pub proofs_failed: AtomicU64,
     pub pings_received: AtomicU64,
@@ -104,6 +105,10 @@ pub struct NodeMetrics {
     /// Due liveness checks put off to a later tick because 64 were in
     /// flight.
     pub checks_deferred: u64,
+    /// Announcements that named new addresses for a verified peer: held as
+    /// candidates (greeted), the verified addresses kept until the peer
+    /// proves its key at one of them (issue 13, forged announcement).
+    pub candidate_addresses: u64,
     /// Signed ACKs not taken as proof because the session handshake at
     /// the same address found other addresses signed: a relay between us
     /// and the peer (`docs/wire.md` §3.8.5).
@@ -163,6 +168,7 @@ impl NodeMetrics {
             legacy_hellos_ignored: c.legacy_hellos_ignored.load(Relaxed),
             greeting_peers_refused: c.greeting_peers_refused.load(Relaxed),
             checks_deferred: c.checks_deferred.load(Relaxed),
+            candidate_addresses: c.candidate_addresses.load(Relaxed),
             address_mismatches: c.address_mismatches.load(Relaxed),
             proofs_failed: c.proofs_failed.load(Relaxed),
             pings_received: c.pings_received.load(Relaxed),

@@ -71,13 +71,33 @@ impl PeerBook {
     }
 
     /// A peer was announced: store it, report it, greet it if new or moved.
+    /// New addresses for a verified peer are only candidates (anyone can
+    /// announce any id, issue 13): its verified addresses stay until it
+    /// proves its key at a candidate (`acknowledged`).
     fn announced(&mut self, source: Source, info: PeerInfo, now: Now, out: &mut Vec<Effect>) {
         let peer = info.peer_id;
         if peer == self.me || self.departed.contains(&peer, now.at) {
             return;
         }
-        let addrs = ordered(info.addrs);
+        let announced = ordered(info.addrs);
         let previous = self.entry(&peer).cloned();
+        let held = previous
+            .as_ref()
+            .filter(|p| p.verified && p.addrs != announced)
+            .map(|p| p.addrs.clone());
+        let addrs = match &held {
+            Some(verified_addrs) => {
+                Counters::inc(&self.counters.candidate_addresses);
+                self.state(peer).candidate = Some(announced.clone());
+                verified_addrs.clone()
+            }
+            None => {
+                if let Some(state) = self.peers.get_mut(&peer) {
+                    state.candidate = None;
+                }
+                announced.clone()
+            }
+        };
         let entry = PeerEntry {
             peer_id: peer,
             addrs: addrs.clone(),
@@ -108,7 +128,7 @@ impl PeerBook {
             self.heard(peer, now.at, false);
         }
         out.extend(event.map(Effect::Emit));
-        self.greet_if_new(peer, &addrs, out);
+        self.greet_if_new(peer, &announced, out);
     }
 
     /// A DNS-SD instance left: remove whoever holds its name, unless that
@@ -300,6 +320,7 @@ impl PeerBook {
                 verified,
             } => self.acknowledged(peer, addr, rtt, verified, now, out),
             GreetOutcome::Failed { addr, reason } => {
+                state.candidate = None;
                 out.push(Effect::Emit(NodeEvent::HelloFailed { peer, addr, reason }))
             }
         }
@@ -372,7 +393,20 @@ impl PeerBook {
         out: &mut Vec<Effect>,
     ) {
         self.heard(peer, now.at, true);
-        if verified {
+        let candidate = self.peers.get_mut(&peer).and_then(|s| s.candidate.take());
+        if let Some(moved) = candidate.filter(|c| verified && c.contains(&addr)) {
+            // Proven at an announced address: the announcement replaces the
+            // verified addresses.
+            if let Some(known) = self.entry(&peer).cloned() {
+                let entry = PeerEntry {
+                    addrs: moved.clone(),
+                    verified: true,
+                    ..known
+                };
+                self.commit(entry, out);
+                out.push(Effect::Emit(NodeEvent::Updated { peer, addrs: moved }));
+            }
+        } else if verified {
             if let Some(known) = self
                 .entry(&peer)
                 .filter(|k| !k.verified && k.addrs.contains(&addr))

@@ -24,6 +24,9 @@ pub(super) struct PeerState {
     pub clock: Option<Clock>,
     /// The liveness check in flight.
     pub check: Option<InFlightCheck>,
+    /// Addresses announced for a verified peer, kept aside until the peer
+    /// proves its key at one of them (issue 13, forged announcement).
+    pub candidate: Option<Vec<SocketAddr>>,
 }
 
 impl PeerState {

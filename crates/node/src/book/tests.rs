@@ -375,6 +375,7 @@ impl Run {
             ("legacy_hellos_ignored", &c.legacy_hellos_ignored),
             ("greeting_peers_refused", &c.greeting_peers_refused),
             ("checks_deferred", &c.checks_deferred),
+            ("candidate_addresses", &c.candidate_addresses),
         ]
         .into_iter()
         .map(|(name, counter)| (name, counter.load(Relaxed)))
@@ -646,10 +647,10 @@ fn announcements_store_new_peers_and_greet_each_address_set_once() {
             &[],
         ),
         case(
-            "changed addresses: updated, greeted at the new set, verified reset",
+            "changed addresses of an unverified peer: updated, greeted at the new set",
             vec![
                 announce(0, P, &[A]),
-                Step::Greeted(100, 0, acked(A, true)),
+                Step::Greeted(100, 0, acked(A, false)),
                 announce(1000, P, &[B]),
             ],
             &["upsert", "updated", "greet peer"],
@@ -658,7 +659,7 @@ fn announcements_store_new_peers_and_greet_each_address_set_once() {
         .then(|name, run, effects| {
             let e = run.stored(name, P);
             assert_eq!(e.addrs, [B], "case {name:?}");
-            assert!(!e.verified, "case {name:?}: proof was for A");
+            assert!(!e.verified, "case {name:?}: nothing was proven");
             assert_eq!(e.first_seen_ms, unix(0), "case {name:?}: first_seen kept");
             assert_eq!(e.last_seen_ms, unix(1000), "case {name:?}");
             assert_eq!(
@@ -2280,4 +2281,84 @@ fn at_most_64_checks_are_in_flight() {
     // One answers: one place frees, one deferred check starts.
     run.step(&Step::Pinged(5100, 0, PingOutcome::Answered));
     assert_eq!(pings(&run.step(&tick(6000))), 1);
+}
+
+/// Rule 1 for a verified peer (issue 13, forged announcement): announced
+/// addresses are candidates until the peer proves its key at one of them.
+#[test]
+fn a_verified_peers_new_addresses_are_candidates_until_proven() {
+    const CANDIDATE: &[(&str, u64)] = &[("candidate_addresses", 1)];
+    // P announced at A and verified there (greeting 0).
+    let verified = || vec![announce(0, P, &[A]), Step::Greeted(10, 0, acked(A, true))];
+    let then = |mut steps: Vec<Step>, more: Vec<Step>| {
+        steps.extend(more);
+        steps
+    };
+    run_table(vec![
+        case(
+            "an announcement at B: A kept and verified, B greeted",
+            then(verified(), vec![announce(1000, P, &[B])]),
+            &["upsert verified", "greet peer"],
+            CANDIDATE,
+        )
+        .then(|name, run, effects| {
+            let e = run.stored(name, P);
+            assert_eq!(
+                (e.addrs.as_slice(), e.verified),
+                (&[A][..], true),
+                "case {name:?}"
+            );
+            assert_eq!(the_greet(name, effects).addrs, [B], "case {name:?}");
+        }),
+        case(
+            "proven at B: the entry moves to B, still verified",
+            then(
+                verified(),
+                vec![
+                    announce(1000, P, &[B]),
+                    Step::Greeted(1100, 1, acked(B, true)),
+                ],
+            ),
+            &["upsert verified", "updated", "acked verified"],
+            &[],
+        )
+        .then(|name, run, _| assert_eq!(run.stored(name, P).addrs, [B], "case {name:?}")),
+        case(
+            "a plain ACK at B proves nothing: A kept",
+            then(
+                verified(),
+                vec![
+                    announce(1000, P, &[B]),
+                    Step::Greeted(1100, 1, acked(B, false)),
+                ],
+            ),
+            &["acked"],
+            &[],
+        )
+        .then(|name, run, _| {
+            let e = run.stored(name, P);
+            assert_eq!(
+                (e.addrs.as_slice(), e.verified),
+                (&[A][..], true),
+                "case {name:?}"
+            );
+        }),
+        case(
+            "nobody answers at B: A kept",
+            then(
+                verified(),
+                vec![announce(1000, P, &[B]), Step::Greeted(1100, 1, failed(B))],
+            ),
+            &["failed"],
+            &[],
+        )
+        .then(|name, run, _| assert_eq!(run.stored(name, P).addrs, [A], "case {name:?}")),
+        case(
+            "an unverified peer's announcement moves it at once (as before)",
+            vec![announce(0, P, &[A]), announce(1000, P, &[B])],
+            &["upsert", "updated", "greet peer"],
+            &[],
+        )
+        .then(|name, run, _| assert_eq!(run.stored(name, P).addrs, [B], "case {name:?}")),
+    ]);
 }
