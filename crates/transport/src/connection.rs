@@ -78,6 +78,8 @@ enum Step {
     Closed,
     /// Shutdown requested while between lines.
     Shutdown,
+    /// The server evicted the connection to make room for another source.
+    Evicted,
 }
 
 /// Serves `stream` until the peer closes, a line is rejected, or shutdown.
@@ -85,12 +87,13 @@ pub(crate) async fn serve_connection(
     mut stream: TcpStream,
     remote: SocketAddr,
     ctx: Arc<ConnectionContext>,
+    evicted: CancellationToken,
 ) {
     // ACKs are tiny; do not let Nagle hold them back behind a delayed ACK.
     if let Err(error) = stream.set_nodelay(true) {
         debug!(%remote, %error, "cannot set TCP_NODELAY");
     }
-    let upgrade = serve_lines(&mut stream, remote, &ctx).await;
+    let upgrade = serve_lines(&mut stream, remote, &ctx, &evicted).await;
     if let Some(request) = upgrade {
         serve_upgrade(stream, remote, request, &ctx).await;
     }
@@ -102,12 +105,13 @@ async fn serve_lines(
     stream: &mut TcpStream,
     remote: SocketAddr,
     ctx: &Arc<ConnectionContext>,
+    evicted: &CancellationToken,
 ) -> Option<UpgradeRequest> {
     let (read_half, mut write_half) = stream.split();
     let mut reader = FrameReader::new(read_half, ctx.config.max_line_bytes);
     let mut first = true;
     loop {
-        let step = next_step(&mut reader, ctx).await;
+        let step = next_step(&mut reader, ctx, evicted).await;
         if let Step::Line(ParsedLine::Unknown(unknown)) = &step {
             if unknown.message_type == SESSION_TYPE && ctx.sessions.is_some() {
                 return match upgrade_request(&unknown.fields, first, reader.buffered_len()) {
@@ -147,6 +151,10 @@ async fn serve_lines(
             }
             Step::Shutdown => {
                 debug!(%remote, "closing idle connection for shutdown");
+                return None;
+            }
+            Step::Evicted => {
+                debug!(%remote, "evicted: its source holds the most slots and another host needs one");
                 return None;
             }
         }
@@ -244,9 +252,11 @@ async fn serve_upgrade(
 
 /// Waits for the next line within `read_timeout`. On shutdown, a connection
 /// between lines ends at once; one in the middle of a line may finish it.
+/// An evicted connection ends at once, line or not.
 async fn next_step<R: AsyncRead + Unpin>(
     reader: &mut FrameReader<R>,
     ctx: &ConnectionContext,
+    evicted: &CancellationToken,
 ) -> Step {
     // Config validation caps the timeout at 24 h, so this cannot overflow.
     let deadline = Instant::now() + ctx.config.read_timeout;
@@ -254,6 +264,7 @@ async fn next_step<R: AsyncRead + Unpin>(
     loop {
         tokio::select! {
             biased;
+            () = evicted.cancelled() => return Step::Evicted,
             step = read_step(reader, deadline) => return step,
             () = ctx.shutdown.cancelled(), if !draining => {
                 if reader.buffered_len() == 0 {

@@ -3,10 +3,13 @@
 //! of requests (HELLO, PING and BYE share one bucket) per source address
 //! ([`HelloRateLimiter`], a token bucket).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::config::TransportConfig;
 use crate::stats::Counters;
@@ -31,12 +34,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Connections open per source. Entries are removed when their count drops
-/// to 0, so the map never holds more than `max_connections` entries.
+/// Connections open per source, each with a token that evicts it. Entries
+/// are removed when their count drops to 0, so the map never holds more
+/// than `max_connections` entries.
 #[derive(Debug)]
 pub(crate) struct SourceSlots {
     per_source: usize,
-    open: Mutex<HashMap<IpAddr, usize>>,
+    open: Mutex<HashMap<IpAddr, Source>>,
+    next_id: AtomicU64,
+}
+
+/// One source's open connections, oldest first.
+#[derive(Debug, Default)]
+struct Source {
+    connections: VecDeque<(u64, CancellationToken)>,
 }
 
 /// One connection's place in [`SourceSlots`] and in the open-connection
@@ -46,6 +57,15 @@ pub(crate) struct SourceSlot {
     slots: Arc<SourceSlots>,
     counters: Arc<Counters>,
     key: IpAddr,
+    id: u64,
+    evict: CancellationToken,
+}
+
+impl SourceSlot {
+    /// Cancelled when the server evicts this connection to make room.
+    pub(crate) fn evicted(&self) -> CancellationToken {
+        self.evict.clone()
+    }
 }
 
 impl SourceSlots {
@@ -53,6 +73,35 @@ impl SourceSlots {
         SourceSlots {
             per_source,
             open: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    /// When every connection slot is taken and `ip` asks for one: evicts
+    /// the oldest connection of the source holding the most, if that
+    /// source holds at least two more than `ip`'s (issue 13, slot
+    /// lock-out: a few sources cannot keep another host out). Returns
+    /// whether one was evicted (its slot frees as its task ends).
+    pub(crate) fn evict_for(&self, ip: IpAddr) -> bool {
+        let key = source_key(ip);
+        let mut open = lock(&self.open);
+        let theirs = open.get(&key).map_or(0, |s| s.connections.len());
+        let Some(victim) = open
+            .values_mut()
+            .filter(|s| s.connections.iter().any(|(_, t)| !t.is_cancelled()))
+            .max_by_key(|s| s.connections.len())
+        else {
+            return false;
+        };
+        if victim.connections.len() < theirs + 2 {
+            return false;
+        }
+        match victim.connections.iter().find(|(_, t)| !t.is_cancelled()) {
+            Some((_, token)) => {
+                token.cancel();
+                true
+            }
+            None => false,
         }
     }
 
@@ -65,17 +114,21 @@ impl SourceSlots {
     ) -> Option<SourceSlot> {
         let key = source_key(ip);
         let mut open = lock(&self.open);
-        let count = open.entry(key).or_insert(0);
-        if *count >= self.per_source {
+        let source = open.entry(key).or_default();
+        if source.connections.len() >= self.per_source {
             return None;
         }
-        *count += 1;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let evict = CancellationToken::new();
+        source.connections.push_back((id, evict.clone()));
         drop(open);
         counters.connection_opened();
         Some(SourceSlot {
             slots: Arc::clone(self),
             counters: Arc::clone(counters),
             key,
+            id,
+            evict,
         })
     }
 
@@ -88,9 +141,9 @@ impl SourceSlots {
 impl Drop for SourceSlot {
     fn drop(&mut self) {
         let mut open = lock(&self.slots.open);
-        if let Some(count) = open.get_mut(&self.key) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+        if let Some(source) = open.get_mut(&self.key) {
+            source.connections.retain(|(id, _)| *id != self.id);
+            if source.connections.is_empty() {
                 open.remove(&self.key);
             }
         }

@@ -1,13 +1,12 @@
 //! [`Listener`] and [`Server`]: accept connections and serve each in its own
 //! task (`docs/transport.md`).
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tazcom_identity::{Identity, PeerId};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -23,6 +22,10 @@ use crate::limits::{GlobalRate, HelloRateLimiter, SourceSlots};
 use crate::session::{NoiseKeys, Session, SessionSlots};
 use crate::stats::RejectReason;
 use crate::stats::{Counters, TransportStats};
+
+/// How long a new connection waits for the slot of the connection evicted
+/// for it (its task only has to notice and return).
+const EVICTION_WAIT: Duration = Duration::from_millis(100);
 
 /// Pause after a failed `accept()` (e.g. out of file descriptors), so the
 /// loop does not spin while the condition lasts.
@@ -119,7 +122,12 @@ impl Listener {
 
     /// Starts serving: accepts connections (at most
     /// [`TransportConfig::max_connections`] at once) and serves each in its
-    /// own task. Valid HELLOs (legacy, and signed ones that pass the checks
+    /// own task. When every slot is taken, a new connection gets one only
+    /// if some source holds at least two more connections than its own:
+    /// that source's oldest connection is closed to make room (counted in
+    /// `connections_evicted`), else the newcomer is closed at once
+    /// (`rejected_connection_limit`), so a few sources cannot keep another
+    /// host out. Valid HELLOs (legacy, and signed ones that pass the checks
     /// of [`Listener::with_identity`]) are sent to `events`; the send is
     /// awaited before the reply, so a full channel slows peers down rather
     /// than dropping events. Rejections are offered as
@@ -258,9 +266,16 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ConnectionContext>) {
             biased;
             () = ctx.shutdown.cancelled() => break,
             Some(done) = connections.join_next() => log_join_error(done),
-            accepted = accept_with_slot(&listener, &slots) => match accepted {
-                Ok((stream, remote, slot)) => {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => {
                     Counters::bump(&ctx.counters.connections_accepted);
+                    // The global slot first: a source at its own cap never
+                    // makes another give way (`SourceSlots::evict_for`).
+                    let Some(slot) = take_slot(&slots, &sources, remote, &ctx).await else {
+                        let detail = "every connection slot taken, none to give way";
+                        reject(RejectReason::ConnectionLimit, detail, remote, &ctx);
+                        continue;
+                    };
                     let Some(source_slot) = sources.try_acquire(remote.ip(), &ctx.counters) else {
                         // Dropping the stream closes it; its slot is free again.
                         let detail = "too many connections from this source";
@@ -269,8 +284,9 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ConnectionContext>) {
                     };
                     debug!(%remote, "connection accepted");
                     let ctx = Arc::clone(&ctx);
+                    let evicted = source_slot.evicted();
                     connections.spawn(async move {
-                        serve_connection(stream, remote, ctx).await;
+                        serve_connection(stream, remote, ctx, evicted).await;
                         drop((source_slot, slot));
                     });
                 }
@@ -286,17 +302,28 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ConnectionContext>) {
     drain(connections, ctx.config.shutdown_grace).await;
 }
 
-/// Waits for a free connection slot, then for a connection.
-async fn accept_with_slot(
-    listener: &TcpListener,
+/// A connection slot for `remote`: a free one, or one that a source holding
+/// at least two more connections than `remote`'s gives way
+/// ([`SourceSlots::evict_for`]; issue 13, slot lock-out), waited for at most
+/// [`EVICTION_WAIT`]. `None` when every slot is taken and no source holds
+/// more than its share.
+async fn take_slot(
     slots: &Arc<Semaphore>,
-) -> io::Result<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
-    let slot = Arc::clone(slots)
-        .acquire_owned()
+    sources: &SourceSlots,
+    remote: SocketAddr,
+    ctx: &ConnectionContext,
+) -> Option<OwnedSemaphorePermit> {
+    if let Ok(slot) = Arc::clone(slots).try_acquire_owned() {
+        return Some(slot);
+    }
+    if !sources.evict_for(remote.ip()) {
+        return None;
+    }
+    Counters::bump(&ctx.counters.connections_evicted);
+    tokio::time::timeout(EVICTION_WAIT, Arc::clone(slots).acquire_owned())
         .await
-        .map_err(|_| io::Error::other("connection slots closed"))?;
-    let (stream, remote) = listener.accept().await?;
-    Ok((stream, remote, slot))
+        .ok()?
+        .ok()
 }
 
 /// Lets connections finish for up to `grace`, then aborts the rest.

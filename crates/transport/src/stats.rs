@@ -121,6 +121,12 @@ pub struct TransportStats {
     pub rejected_address_mismatch: u64,
     /// A signed HELLO, PING or BYE refused before its signature was checked: all sources together exceeded `verify_rate_per_sec`.
     pub rejected_verify_rate_limited: u64,
+    /// A connection closed at once, unread: every one of the `max_connections` slots was taken and no source held two more than this one's (none had to give way).
+    pub rejected_connection_limit: u64,
+    /// Connections closed to make room for a connection from a source that
+    /// held fewer (all `max_connections` slots taken; the oldest connection
+    /// of the source holding the most gives way).
+    pub connections_evicted: u64,
     /// Connections ended by a read or write error (reset, write timeout).
     pub io_errors: u64,
     /// `accept()` failures (e.g. out of file descriptors).
@@ -177,6 +183,7 @@ impl TransportStats {
             RejectReason::HandshakeFailed => self.rejected_handshake_failed,
             RejectReason::AddressMismatch => self.rejected_address_mismatch,
             RejectReason::VerifyRateLimited => self.rejected_verify_rate_limited,
+            RejectReason::ConnectionLimit => self.rejected_connection_limit,
         }
     }
 
@@ -251,10 +258,12 @@ pub enum RejectReason {
     AddressMismatch,
     /// A signed HELLO, PING or BYE refused before its signature was checked: all sources together exceeded `verify_rate_per_sec`.
     VerifyRateLimited,
+    /// A connection closed at once, unread: every one of the `max_connections` slots was taken and no source held two more than this one's (none had to give way).
+    ConnectionLimit,
 }
 
 /// Number of [`RejectReason`] reasons.
-const REJECT_REASONS: usize = 22;
+const REJECT_REASONS: usize = 23;
 
 impl RejectReason {
     /// Every reason, in the order of the `rejected_*` counters.
@@ -281,6 +290,7 @@ impl RejectReason {
         RejectReason::HandshakeFailed,
         RejectReason::AddressMismatch,
         RejectReason::VerifyRateLimited,
+        RejectReason::ConnectionLimit,
     ];
 
     /// The reason's snake_case name, as displayed, e.g. `read_timeout`.
@@ -308,6 +318,7 @@ impl RejectReason {
             RejectReason::HandshakeFailed => "handshake_failed",
             RejectReason::AddressMismatch => "address_mismatch",
             RejectReason::VerifyRateLimited => "verify_rate_limited",
+            RejectReason::ConnectionLimit => "connection_limit",
         }
     }
 
@@ -335,6 +346,7 @@ impl RejectReason {
                 | RejectReason::SessionLimit
                 | RejectReason::HandshakeRateLimited
                 | RejectReason::VerifyRateLimited
+                | RejectReason::ConnectionLimit
         )
     }
 }
@@ -361,6 +373,7 @@ pub(crate) struct Counters {
     pub(crate) rejection_events_dropped: AtomicU64,
     pub(crate) rate_limit_evictions: AtomicU64,
     pub(crate) sessions_accepted: AtomicU64,
+    pub(crate) connections_evicted: AtomicU64,
     pub(crate) connections_open: AtomicU64,
     pub(crate) connections_peak: AtomicU64,
     pub(crate) io_errors: AtomicU64,
@@ -429,6 +442,7 @@ impl Counters {
             rejection_events_dropped: get(&self.rejection_events_dropped),
             rate_limit_evictions: get(&self.rate_limit_evictions),
             sessions_accepted: get(&self.sessions_accepted),
+            connections_evicted: get(&self.connections_evicted),
             rejected_too_large: rejected(RejectReason::TooLarge),
             rejected_eof_mid_line: rejected(RejectReason::EofMidLine),
             rejected_read_timeout: rejected(RejectReason::ReadTimeout),
@@ -451,6 +465,7 @@ impl Counters {
             rejected_handshake_failed: rejected(RejectReason::HandshakeFailed),
             rejected_address_mismatch: rejected(RejectReason::AddressMismatch),
             rejected_verify_rate_limited: rejected(RejectReason::VerifyRateLimited),
+            rejected_connection_limit: rejected(RejectReason::ConnectionLimit),
             io_errors: get(&self.io_errors),
             accept_errors: get(&self.accept_errors),
             acks_verified: get(&self.acks_verified),
@@ -505,6 +520,7 @@ mod tests {
             (RejectReason::HandshakeFailed, 20),
             (RejectReason::AddressMismatch, 21),
             (RejectReason::VerifyRateLimited, 22),
+            (RejectReason::ConnectionLimit, 23),
         ];
         for (reason, times) in reasons {
             for _ in 0..times {
@@ -513,9 +529,9 @@ mod tests {
         }
         let s = counters.snapshot();
         let got = RejectReason::ALL.map(|r| s.rejected(r));
-        let want: [u64; 22] = std::array::from_fn(|i| i as u64 + 1);
+        let want: [u64; 23] = std::array::from_fn(|i| i as u64 + 1);
         assert_eq!(got, want);
-        assert_eq!(s.rejected_total(), 253);
+        assert_eq!(s.rejected_total(), 276);
     }
 
     #[test]

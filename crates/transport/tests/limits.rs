@@ -157,6 +157,69 @@ async fn unknown_type_lines_take_from_the_source_bucket() {
     server.shutdown().await;
 }
 
+/// Issue 13, slot lock-out: two sources hold every connection slot with
+/// idle connections (one unknown-type line each, then nothing). A HELLO
+/// from a third host is still answered at once: the oldest connection of a
+/// source holding the most gives way (without eviction it would wait for an
+/// attacker's 5 s read timeout).
+#[tokio::test]
+async fn a_full_server_makes_room_for_a_source_holding_fewer_slots() {
+    let config = TransportConfig::default()
+        .with_max_connections(8)
+        .with_max_connections_per_source(4)
+        .with_read_timeout(Duration::from_secs(5));
+    let (server, _events) = start(config).await;
+    let addr = server.local_addr();
+    let mut holders = Vec::new();
+    for octet in [2, 3] {
+        for _ in 0..4 {
+            let mut stream = connect_from(octet, addr).await;
+            stream.write_all(b"{\"type\":\"STATUS\"}\n").await.unwrap();
+            let mut ack = [0u8; 4];
+            stream.read_exact(&mut ack).await.unwrap();
+            holders.push(stream);
+        }
+    }
+    stats_when(&server, |s| s.connections_open == 8).await;
+    let started = std::time::Instant::now();
+    let mut legit = connect_from(4, addr).await;
+    assert_eq!(hello_on(&mut legit, 9).await, b"ACK\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered before any holder timed out: {:?}",
+        started.elapsed()
+    );
+    let stats = stats_when(&server, |s| s.connections_evicted == 1).await;
+    assert_eq!(stats.rejected_connection_limit, 0);
+    assert!(stats.connections_peak <= 8, "{stats:?}");
+    drop(holders);
+    server.shutdown().await;
+}
+
+/// When every slot is taken by sources holding one each, nobody gives way:
+/// the newcomer is closed at once and counted (`connection_limit`).
+#[tokio::test]
+async fn a_full_server_of_equal_sources_refuses_a_newcomer() {
+    let config = TransportConfig::default()
+        .with_max_connections(2)
+        .with_max_connections_per_source(2);
+    let (server, _events) = start(config).await;
+    let addr = server.local_addr();
+    let mut holders = Vec::new();
+    for octet in [5, 6] {
+        let mut stream = connect_from(octet, addr).await;
+        assert_eq!(hello_on(&mut stream, octet).await, b"ACK\n");
+        holders.push(stream);
+    }
+    stats_when(&server, |s| s.connections_open == 2).await;
+    let mut newcomer = connect_from(7, addr).await;
+    assert_eq!(hello_on(&mut newcomer, 7).await, b"", "closed unanswered");
+    let stats = stats_when(&server, |s| s.rejected_connection_limit == 1).await;
+    assert_eq!(stats.connections_evicted, 0);
+    drop(holders);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn rejection_reports_never_wait_for_a_full_channel() {
     let listener = Listener::bind(common::loopback(), TransportConfig::default())
