@@ -2,7 +2,7 @@
 //! §8.1, §8.2) into unconfirmed [`PeerInfo`] hints. Pure: bytes in, hints
 //! out, no I/O. Every byte is untrusted: nothing here indexes or panics.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use simple_dns::rdata::{RData, SRV, TXT};
 use simple_dns::{Name, Packet, PacketFlag, ResourceRecord, SimpleDnsError, OPCODE, RCODE};
@@ -123,7 +123,7 @@ impl ProbeParser {
         if peer_id == self.own_id {
             return Err(Ignored::OwnId);
         }
-        let addrs = addresses(packet, &srv.target, source, port);
+        let addrs = addresses(source, port);
         if addrs.is_empty() {
             return Err(Ignored::NoAddress);
         }
@@ -183,30 +183,17 @@ fn read_txt(txt: Option<&TXT<'_>>) -> Result<TxtFields, RejectReason> {
     )
 }
 
-/// The TCP addresses of the SRV `target`: its A and AAAA records in the
-/// Authority and Additional sections, or `source` when none is IPv4; only
-/// [`usable`] ones; sorted, IPv4 first, one per IP. Empty when none is
-/// usable.
-fn addresses(packet: &Packet<'_>, target: &Name<'_>, source: IpAddr, port: u16) -> Vec<SocketAddr> {
-    let mut ips: Vec<IpAddr> = packet
-        .name_servers
-        .iter()
-        .chain(&packet.additional_records)
-        .filter(|r| r.name == *target)
-        .filter_map(|r| match &r.rdata {
-            RData::A(a) => Some(IpAddr::V4(Ipv4Addr::from(a.address))),
-            RData::AAAA(aaaa) => Some(IpAddr::V6(Ipv6Addr::from(aaaa.address))),
-            _ => None,
-        })
-        .filter(|ip| usable(*ip))
-        .collect();
-    if !ips.iter().any(IpAddr::is_ipv4) && usable(source) {
-        ips.push(source);
+/// The one TCP address a hint may lead a node to: the probe packet's
+/// `source` IP with the SRV `port` (issue 13, probe hints as a reflector:
+/// the packet's A/AAAA records are unauthenticated and may name any third
+/// party, loopback included, so they are not used). Empty when the source
+/// is not [`usable`].
+fn addresses(source: IpAddr, port: u16) -> Vec<SocketAddr> {
+    if usable(source) {
+        vec![SocketAddr::new(source, port)]
+    } else {
+        Vec::new()
     }
-    let mut addrs: Vec<SocketAddr> = ips.into_iter().map(|ip| (ip, port).into()).collect();
-    addrs.sort();
-    addrs.dedup();
-    addrs
 }
 
 #[cfg(test)]
@@ -214,6 +201,7 @@ mod tests {
     use super::*;
     use simple_dns::rdata::{A, AAAA};
     use simple_dns::{Question, CLASS, QCLASS, QTYPE};
+    use std::net::Ipv4Addr;
 
     const TY: &str = "_tazcom._tcp.local.";
     const FROM: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 168, 1, 9));
@@ -295,25 +283,22 @@ mod tests {
         };
         assert_eq!(hint.peer_id, peer);
         assert_eq!(hint.instance_name, "TAZCOM Node abababab");
-        let want: Vec<SocketAddr> = vec![
-            "10.0.0.2:4000".parse().unwrap(),
-            "[2001:db8::1]:4000".parse().unwrap(),
-        ];
-        assert_eq!(hint.addrs, want, "IPv4 first, no link-local, no source");
+        // Its A/AAAA records (10.0.0.2, 2001:db8::1) are not used: only the
+        // packet's source (issue 13, probe hints as a reflector).
+        assert_eq!(hint.addrs, [SocketAddr::from((FROM, 4000))]);
         assert_eq!(hint.txt.get("v").map(String::as_str), Some("1"));
         assert_eq!(hint.txt.get("id"), Some(&peer.to_string()));
     }
 
     #[test]
-    fn without_an_a_record_the_source_address_stands_in() {
-        let v6: IpAddr = "2001:db8::7".parse().unwrap();
-        let bytes = probe("p", TY, 4001, &[&id_entry(id(1))], &[v6]);
+    fn third_party_addresses_in_a_probe_are_never_hinted() {
+        // 40 ids, each naming loopback and a third party: one hint per id,
+        // each at the packet's source only.
+        let third: [IpAddr; 2] = ["127.0.0.1".parse().unwrap(), "10.9.9.9".parse().unwrap()];
+        let bytes = probe("p", TY, 4001, &[&id_entry(id(1))], &third);
         let scan = parser().scan(&bytes, FROM).unwrap();
         let addrs: Vec<SocketAddr> = scan.hints.iter().flat_map(|h| h.addrs.clone()).collect();
-        assert_eq!(
-            addrs,
-            vec![SocketAddr::from((FROM, 4001)), SocketAddr::from((v6, 4001))]
-        );
+        assert_eq!(addrs, vec![SocketAddr::from((FROM, 4001))]);
     }
 
     #[test]

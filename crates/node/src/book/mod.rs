@@ -58,6 +58,11 @@ pub(crate) const MAX_GREETING_PEERS: usize = 256;
 /// ~2.5 s with the default policy).
 pub(crate) const MAX_CHECKS_IN_FLIGHT: usize = 64;
 
+/// Probe-hint greetings in flight to one IP address, at most (issue 13):
+/// a probe packet can name many fresh ids, all leading to its sender. 4
+/// covers several nodes starting at once on one host.
+pub(crate) const MAX_HINTS_PER_SOURCE: usize = 4;
+
 /// The current time, as the book sees it: a monotonic instant for its
 /// schedules, and Unix milliseconds for the registry's `first_seen_ms` and
 /// `last_seen_ms`.

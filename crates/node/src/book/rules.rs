@@ -176,7 +176,19 @@ impl PeerBook {
         if proven || self.peers.get(&peer).is_some_and(|s| s.hint.is_some()) {
             return;
         }
-        if self.hints >= super::MAX_HINTS_IN_FLIGHT {
+        // Per source too (issue 13): one packet can name 40 fresh ids, and
+        // each hint leads to its sender's IP (discovery keeps only that).
+        let from_source = self
+            .peers
+            .values()
+            .filter_map(|s| s.hint.as_ref())
+            .filter(|h| {
+                h.addrs
+                    .iter()
+                    .any(|a| addrs.iter().any(|b| a.ip() == b.ip()))
+            })
+            .count();
+        if self.hints >= super::MAX_HINTS_IN_FLIGHT || from_source >= super::MAX_HINTS_PER_SOURCE {
             Counters::inc(&self.counters.probe_hints_dropped);
             return;
         }

@@ -2362,3 +2362,22 @@ fn a_verified_peers_new_addresses_are_candidates_until_proven() {
         .then(|name, run, _| assert_eq!(run.stored(name, P).addrs, [B], "case {name:?}")),
     ]);
 }
+
+/// Issue 13, probe hints as a reflector: hints leading to one address are
+/// bounded in flight (one packet can name many fresh ids).
+#[test]
+fn at_most_4_hint_greetings_go_to_one_address() {
+    let mut run = Run::new();
+    for n in 0..MAX_HINTS_PER_SOURCE as u16 {
+        let greets = run.step(&probe(u64::from(n), many(n), &[A]));
+        assert_eq!(shape(&greets), ["greet hint @238"], "hint {n}");
+    }
+    let dropped = run.step(&probe(10, many(50), &[A]));
+    assert!(shape(&dropped).is_empty(), "{:?}", shape(&dropped));
+    assert_eq!(count(&run, "probe_hints_dropped"), 1);
+    // Another address still gets its hint.
+    assert_eq!(
+        shape(&run.step(&probe(20, many(60), &[B]))),
+        ["greet hint @238"]
+    );
+}
