@@ -34,8 +34,6 @@ const KEY_CACHE_CAPACITY: usize = 1024;
 pub(crate) struct Admitted {
     /// The signed ACK line to send back (newline included).
     pub(crate) reply: String,
-    /// An older replay-cache entry was evicted to make room.
-    pub(crate) evicted: bool,
 }
 
 impl Authenticator {
@@ -91,17 +89,21 @@ impl Authenticator {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(from, nonce, expires_ms, now_ms);
-        let evicted = match seen {
+        match seen {
             Seen::Replayed => {
                 let detail = format!("nonce {nonce} from {from} was already accepted");
                 return Err((RejectReason::ReplayedNonce, detail));
             }
-            Seen::Fresh { evicted } => evicted,
-        };
+            Seen::Full => {
+                let detail = "replay cache full of live entries (never evicted)".to_owned();
+                return Err((RejectReason::ReplayCacheFull, detail));
+            }
+            Seen::Fresh => {}
+        }
         let ack = SignedAck::sign(&self.identity, from, nonce);
         let mut reply = crate::signed::encode(&ack);
         reply.push('\n');
-        Ok(Admitted { reply, evicted })
+        Ok(Admitted { reply })
     }
 }
 

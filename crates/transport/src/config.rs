@@ -36,8 +36,12 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// receiver's clock (`docs/wire.md` §3.6). Also how long a nonce is
 /// remembered for replay detection.
 pub const DEFAULT_TIMESTAMP_WINDOW: Duration = Duration::from_secs(30);
-/// Default number of (sender, nonce) pairs the replay cache holds: 4096.
-pub const DEFAULT_REPLAY_CACHE_CAPACITY: usize = 4096;
+/// Default number of (sender, nonce) pairs the replay cache holds: 12,288.
+/// A live entry is never evicted (a full cache refuses instead), so the
+/// capacity must exceed what can be live: at most `verify_rate_per_sec`
+/// (200) admitted per second, each live for at most twice the window
+/// (60 s): 12,000. About 2 MB when full, under a flood at the maximum rate.
+pub const DEFAULT_REPLAY_CACHE_CAPACITY: usize = 12_288;
 /// Largest accepted `replay_cache_capacity` (about 100 bytes per entry).
 pub const MAX_REPLAY_CACHE_CAPACITY: usize = 1 << 20;
 /// Largest accepted `max_connections`.
@@ -76,11 +80,12 @@ pub const DEFAULT_MAX_HANDSHAKES: usize = 32;
 pub const DEFAULT_HANDSHAKE_RATE_PER_SEC: usize = 200;
 
 /// Default rate of signed HELLO, PING and BYE verifications, all sources
-/// together: 1000 per second (burst 1000). Each costs about 43 µs of
-/// Ed25519 verification plus 18 µs to sign the ACK, so at most ~6 % of a
-/// core (`docs/security.md`, "CPU"); the per-source bucket bounds one
-/// source far below that.
-pub const DEFAULT_VERIFY_RATE_PER_SEC: usize = 1000;
+/// together: 200 per second (burst 200). Each costs about 43 µs of Ed25519
+/// verification plus 18 µs to sign the ACK, so at most ~1.2 % of a core
+/// (`docs/security.md`, "Limits"); a LAN of 16 nodes needs a few per
+/// second (liveness runs over sessions). It also bounds how fast the
+/// replay cache can fill ([`DEFAULT_REPLAY_CACHE_CAPACITY`]).
+pub const DEFAULT_VERIFY_RATE_PER_SEC: usize = 200;
 
 /// Largest accepted timeout or grace period: 24 h.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
@@ -100,7 +105,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// | `shutdown_grace` | 2000 ms | 1 ms..=24 h | server shutdown |
 /// | `max_connections` | 256 | 1..=65536 | server |
 /// | `timestamp_window` | ±30 000 ms | 1 ms..=24 h | server (signed HELLO, PING, BYE) |
-/// | `replay_cache_capacity` | 4096 entries | 1..=1048576 | server (signed HELLO, PING, BYE) |
+/// | `replay_cache_capacity` | 12288 entries (never evicts a live one) | 1..=1048576 | server (signed HELLO, PING, BYE) |
 /// | `max_connections_per_source` | 16 | 1..=65536 | server |
 /// | `hello_rate_burst` | 20 HELLOs, PINGs and BYEs | 1..=1048576 | server, per source IP |
 /// | `hello_rate_per_sec` | 10 HELLOs, PINGs and BYEs per s | 1..=1048576 | server, per source IP |
@@ -110,7 +115,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// | `max_sessions_per_source` | 8 | 1..=65536 | server (inbound sessions per source IP) |
 /// | `max_handshakes` | 32 at once | 1..=65536 | server |
 /// | `handshake_rate_per_sec` | 200 per s, all sources | 1..=1048576 | server |
-/// | `verify_rate_per_sec` | 1000 signed requests per s, all sources | 1..=1048576 | server |
+/// | `verify_rate_per_sec` | 200 signed requests per s, all sources | 1..=1048576 | server |
 ///
 /// ```
 /// use std::net::SocketAddr;
@@ -167,10 +172,12 @@ pub struct TransportConfig {
     /// Default ±30 000 ms ([`DEFAULT_TIMESTAMP_WINDOW`]).
     pub timestamp_window: Duration,
     /// Server with an identity: the most (sender, nonce) pairs remembered
-    /// to detect replayed signed HELLOs, PINGs and BYEs; when full, the
-    /// entry with the oldest timestamp is evicted (and counted). Entries,
-    /// 1..=[`MAX_REPLAY_CACHE_CAPACITY`] (1048576). Default 4096
-    /// ([`DEFAULT_REPLAY_CACHE_CAPACITY`]).
+    /// to detect replayed signed HELLOs, PINGs and BYEs; when full of live
+    /// entries, new requests are refused (`replay_cache_full`), never a live
+    /// entry evicted (that would let it replay). Entries,
+    /// 1..=[`MAX_REPLAY_CACHE_CAPACITY`] (1048576). Default 12,288
+    /// ([`DEFAULT_REPLAY_CACHE_CAPACITY`]: more than the 12,000 the default
+    /// `verify_rate_per_sec` can make live).
     pub replay_cache_capacity: usize,
     /// Server: connections served at once from one source IP address (all
     /// ports). A connection beyond it is accepted and closed at once,
@@ -225,8 +232,9 @@ pub struct TransportConfig {
     /// together (a token bucket with a burst of the same size), so forced
     /// Ed25519 work has a global bound whatever the number of sources;
     /// beyond, refused (`verify_rate_limited`) before the signature is
-    /// checked. 1..=[`MAX_RATE_LIMIT_SETTING`]. Default 1000
-    /// ([`DEFAULT_VERIFY_RATE_PER_SEC`]).
+    /// checked. 1..=[`MAX_RATE_LIMIT_SETTING`]. Default 200
+    /// ([`DEFAULT_VERIFY_RATE_PER_SEC`]); with a higher rate, raise
+    /// `replay_cache_capacity` to at least rate × 2 × window.
     pub verify_rate_per_sec: usize,
 }
 
@@ -494,7 +502,7 @@ mod tests {
         assert_eq!(config.max_line_bytes, 1024);
         assert_eq!(config.read_timeout, Duration::from_millis(5000));
         assert_eq!(config.timestamp_window, Duration::from_secs(30));
-        assert_eq!(config.replay_cache_capacity, 4096);
+        assert_eq!(config.replay_cache_capacity, 12_288);
         assert_eq!(config.max_connections_per_source, 16);
         assert_eq!(
             (config.hello_rate_burst, config.hello_rate_per_sec),
@@ -511,7 +519,11 @@ mod tests {
             (256, 32, 200)
         );
         assert_eq!(config.max_sessions_per_source, 8);
-        assert_eq!(config.verify_rate_per_sec, 1000);
+        assert_eq!(config.verify_rate_per_sec, 200);
+        // A full replay cache refuses rather than evicting a live entry, so
+        // it must hold what the verification rate can make live (2 × window).
+        let live = config.verify_rate_per_sec as u64 * 2 * config.timestamp_window.as_secs();
+        assert!(config.replay_cache_capacity as u64 > live);
     }
 
     /// A change to a valid config, and the error it must cause.

@@ -427,9 +427,6 @@ fn authenticate<R: SignedMessage>(
                 format!("signed {} from {from}: {detail}", R::WIRE_TYPE),
             )
         })?;
-    if admitted.evicted {
-        Counters::bump(&ctx.counters.replay_cache_evictions);
-    }
     Ok(Some(Reply::Signed(admitted.reply)))
 }
 

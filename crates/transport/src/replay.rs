@@ -14,8 +14,12 @@ type Key = (PeerId, Nonce);
 ///
 /// An entry lives until its HELLO's timestamp leaves the window
 /// (`ts + window < now`): from then on a replay fails the timestamp check
-/// anyway. When full, the entry with the earliest expiry (the oldest
-/// timestamp) is evicted to make room.
+/// anyway. A live entry is never evicted (issue 13: flooding the cache to
+/// evict a captured request's entry let it replay): when the cache is full
+/// of live entries a new request is refused instead. With the defaults
+/// that cannot happen: at most `verify_rate_per_sec` (200) requests are
+/// admitted per second and each lives at most 2 × the window (60 s), so at
+/// most 12,000 entries are live, under the 12,288 of the default capacity.
 #[derive(Debug)]
 pub(crate) struct ReplayCache {
     capacity: usize,
@@ -27,11 +31,13 @@ pub(crate) struct ReplayCache {
 /// What [`ReplayCache::insert`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Seen {
-    /// First time in the window; `evicted` tells whether an older entry had
-    /// to go to make room.
-    Fresh { evicted: bool },
+    /// First time in the window: recorded.
+    Fresh,
     /// Already accepted within the window: a replay.
     Replayed,
+    /// Not recorded: every entry is live and the cache is full (refused,
+    /// never evicting a live entry).
+    Full,
 }
 
 impl ReplayCache {
@@ -58,15 +64,12 @@ impl ReplayCache {
         if self.expiry_of.contains_key(&key) {
             return Seen::Replayed;
         }
-        let evicted = self.expiry_of.len() >= self.capacity;
-        if evicted {
-            if let Some(oldest) = self.by_expiry.pop_first() {
-                self.expiry_of.remove(&oldest.1);
-            }
+        if self.expiry_of.len() >= self.capacity {
+            return Seen::Full;
         }
         self.expiry_of.insert(key, expires_ms);
         self.by_expiry.insert((expires_ms, key));
-        Seen::Fresh { evicted }
+        Seen::Fresh
     }
 
     /// Number of entries held.
@@ -103,17 +106,11 @@ mod tests {
     fn a_pair_is_a_replay_until_it_expires() {
         let mut cache = ReplayCache::new(8);
         let (peer, nonce) = key(1);
-        assert_eq!(
-            cache.insert(peer, nonce, 1_000, 0),
-            Seen::Fresh { evicted: false }
-        );
+        assert_eq!(cache.insert(peer, nonce, 1_000, 0), Seen::Fresh);
         assert_eq!(cache.insert(peer, nonce, 1_000, 500), Seen::Replayed);
         assert_eq!(cache.insert(peer, nonce, 1_000, 1_000), Seen::Replayed);
         // Expired: `ts + window < now`.
-        assert_eq!(
-            cache.insert(peer, nonce, 2_000, 1_001),
-            Seen::Fresh { evicted: false }
-        );
+        assert_eq!(cache.insert(peer, nonce, 2_000, 1_001), Seen::Fresh);
         assert_eq!(cache.len(), 1);
     }
 
@@ -121,38 +118,28 @@ mod tests {
     fn the_same_nonce_from_another_sender_is_not_a_replay() {
         let mut cache = ReplayCache::new(8);
         let nonce = Nonce::from_bytes([7; 16]);
-        assert!(matches!(
-            cache.insert(key(1).0, nonce, 10, 0),
-            Seen::Fresh { .. }
-        ));
-        assert!(matches!(
-            cache.insert(key(2).0, nonce, 10, 0),
-            Seen::Fresh { .. }
-        ));
+        assert!(matches!(cache.insert(key(1).0, nonce, 10, 0), Seen::Fresh));
+        assert!(matches!(cache.insert(key(2).0, nonce, 10, 0), Seen::Fresh));
     }
 
+    /// Issue 13, replay cache flush: a full cache refuses, it never evicts
+    /// a live entry, so flooding it cannot make a captured request new again.
     #[test]
-    fn when_full_the_oldest_timestamp_is_evicted() {
+    fn when_full_of_live_entries_new_ones_are_refused_not_evicted() {
         let mut cache = ReplayCache::new(3);
-        let expiries = [30, 10, 20];
-        for (i, expiry) in expiries.into_iter().enumerate() {
+        for (i, expiry) in [30, 10, 20].into_iter().enumerate() {
             let (peer, nonce) = key(i as u8);
-            assert_eq!(
-                cache.insert(peer, nonce, expiry, 0),
-                Seen::Fresh { evicted: false }
-            );
+            assert_eq!(cache.insert(peer, nonce, expiry, 0), Seen::Fresh);
         }
         let (peer, nonce) = key(9);
-        assert_eq!(
-            cache.insert(peer, nonce, 40, 0),
-            Seen::Fresh { evicted: true }
-        );
+        assert_eq!(cache.insert(peer, nonce, 40, 0), Seen::Full);
         assert_eq!(cache.len(), 3);
-        // Key 1 (expiry 10) went; the others are still replays.
-        let (p1, n1) = key(1);
-        let (p0, n0) = key(0);
-        assert_eq!(cache.insert(p0, n0, 30, 0), Seen::Replayed);
-        assert_eq!(cache.insert(p1, n1, 10, 0), Seen::Fresh { evicted: true });
+        for i in 0..3 {
+            let (p, n) = key(i);
+            assert_eq!(cache.insert(p, n, 10, 0), Seen::Replayed, "entry {i} kept");
+        }
+        // Once one expires there is room again.
+        assert_eq!(cache.insert(peer, nonce, 40, 11), Seen::Fresh);
     }
 
     #[test]

@@ -44,10 +44,6 @@ pub struct TransportStats {
     /// ACK (and reported as [`InboundEvent::Bye`](crate::InboundEvent::Bye);
     /// `docs/wire.md` §3.7).
     pub byes_verified: u64,
-    /// Replay-cache entries evicted to make room before they expired (more
-    /// than `replay_cache_capacity` signed HELLOs, PINGs and BYEs within the
-    /// window).
-    pub replay_cache_evictions: u64,
     /// Well-formed lines the server does not act on (ACKed, ignored): an
     /// unknown `type`, an `ACK` object sent to the server, or a signed PING
     /// or BYE at a server without identity (it cannot check them, so it
@@ -123,6 +119,8 @@ pub struct TransportStats {
     pub rejected_verify_rate_limited: u64,
     /// A connection closed at once, unread: every one of the `max_connections` slots was taken and no source held two more than this one's (none had to give way).
     pub rejected_connection_limit: u64,
+    /// A signed HELLO, PING or BYE refused because the replay cache was full of live entries (a live entry is never evicted: that would let its request replay; cannot happen with the default limits).
+    pub rejected_replay_cache_full: u64,
     /// Connections closed to make room for a connection from a source that
     /// held fewer (all `max_connections` slots taken; the oldest connection
     /// of the source holding the most gives way).
@@ -184,6 +182,7 @@ impl TransportStats {
             RejectReason::AddressMismatch => self.rejected_address_mismatch,
             RejectReason::VerifyRateLimited => self.rejected_verify_rate_limited,
             RejectReason::ConnectionLimit => self.rejected_connection_limit,
+            RejectReason::ReplayCacheFull => self.rejected_replay_cache_full,
         }
     }
 
@@ -260,10 +259,12 @@ pub enum RejectReason {
     VerifyRateLimited,
     /// A connection closed at once, unread: every one of the `max_connections` slots was taken and no source held two more than this one's (none had to give way).
     ConnectionLimit,
+    /// A signed HELLO, PING or BYE refused because the replay cache was full of live entries (a live entry is never evicted: that would let its request replay; cannot happen with the default limits).
+    ReplayCacheFull,
 }
 
 /// Number of [`RejectReason`] reasons.
-const REJECT_REASONS: usize = 23;
+const REJECT_REASONS: usize = 24;
 
 impl RejectReason {
     /// Every reason, in the order of the `rejected_*` counters.
@@ -291,6 +292,7 @@ impl RejectReason {
         RejectReason::AddressMismatch,
         RejectReason::VerifyRateLimited,
         RejectReason::ConnectionLimit,
+        RejectReason::ReplayCacheFull,
     ];
 
     /// The reason's snake_case name, as displayed, e.g. `read_timeout`.
@@ -319,6 +321,7 @@ impl RejectReason {
             RejectReason::AddressMismatch => "address_mismatch",
             RejectReason::VerifyRateLimited => "verify_rate_limited",
             RejectReason::ConnectionLimit => "connection_limit",
+            RejectReason::ReplayCacheFull => "replay_cache_full",
         }
     }
 
@@ -347,6 +350,7 @@ impl RejectReason {
                 | RejectReason::HandshakeRateLimited
                 | RejectReason::VerifyRateLimited
                 | RejectReason::ConnectionLimit
+                | RejectReason::ReplayCacheFull
         )
     }
 }
@@ -367,7 +371,6 @@ pub(crate) struct Counters {
     pub(crate) hellos_verified: AtomicU64,
     pub(crate) pings_verified: AtomicU64,
     pub(crate) byes_verified: AtomicU64,
-    pub(crate) replay_cache_evictions: AtomicU64,
     pub(crate) unknown_types: AtomicU64,
     pub(crate) events_undelivered: AtomicU64,
     pub(crate) rejection_events_dropped: AtomicU64,
@@ -436,7 +439,6 @@ impl Counters {
             hellos_verified: get(&self.hellos_verified),
             pings_verified: get(&self.pings_verified),
             byes_verified: get(&self.byes_verified),
-            replay_cache_evictions: get(&self.replay_cache_evictions),
             unknown_types: get(&self.unknown_types),
             events_undelivered: get(&self.events_undelivered),
             rejection_events_dropped: get(&self.rejection_events_dropped),
@@ -466,6 +468,7 @@ impl Counters {
             rejected_address_mismatch: rejected(RejectReason::AddressMismatch),
             rejected_verify_rate_limited: rejected(RejectReason::VerifyRateLimited),
             rejected_connection_limit: rejected(RejectReason::ConnectionLimit),
+            rejected_replay_cache_full: rejected(RejectReason::ReplayCacheFull),
             io_errors: get(&self.io_errors),
             accept_errors: get(&self.accept_errors),
             acks_verified: get(&self.acks_verified),
@@ -521,6 +524,7 @@ mod tests {
             (RejectReason::AddressMismatch, 21),
             (RejectReason::VerifyRateLimited, 22),
             (RejectReason::ConnectionLimit, 23),
+            (RejectReason::ReplayCacheFull, 24),
         ];
         for (reason, times) in reasons {
             for _ in 0..times {
@@ -529,9 +533,9 @@ mod tests {
         }
         let s = counters.snapshot();
         let got = RejectReason::ALL.map(|r| s.rejected(r));
-        let want: [u64; 23] = std::array::from_fn(|i| i as u64 + 1);
+        let want: [u64; 24] = std::array::from_fn(|i| i as u64 + 1);
         assert_eq!(got, want);
-        assert_eq!(s.rejected_total(), 276);
+        assert_eq!(s.rejected_total(), 300);
     }
 
     #[test]
