@@ -5,6 +5,7 @@ use std::fmt;
 use ed25519_dalek::{Signer, SigningKey};
 use rand_core::OsRng;
 
+use crate::domain::Domain;
 use crate::peer_id::PeerId;
 use crate::signature::Signature;
 
@@ -49,11 +50,14 @@ impl Identity {
         PeerId::from_verifying_key(&self.signing_key.verifying_key())
     }
 
-    /// Signs `msg` (pure Ed25519, RFC 8032 §5.1.6; deterministic: the same
-    /// message always gives the same 64-byte signature). Check it with
-    /// [`verify`](crate::verify).
-    pub fn sign(&self, msg: &[u8]) -> Signature {
-        Signature::from_bytes(self.signing_key.sign(msg).to_bytes())
+    /// Signs `domain ‖ msg` (pure Ed25519, RFC 8032 §5.1.6, over the
+    /// domain's prefix then `msg`; deterministic: the same input always
+    /// gives the same 64-byte signature). Check it with
+    /// [`verify`](crate::verify) in the same domain. Raw bytes cannot be
+    /// signed: a signature always says what it is for ([`Domain`]).
+    pub fn sign(&self, domain: &Domain, msg: &[u8]) -> Signature {
+        let signed = domain.message(msg);
+        Signature::from_bytes(self.signing_key.sign(&signed).to_bytes())
     }
 
     /// The 32-byte secret seed, for writing the key file only.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::domain::Domain;
 use crate::error::IdentityError;
 use crate::peer_id::PeerId;
 
@@ -17,9 +18,9 @@ pub const SIGNATURE_LEN: usize = ed25519_dalek::SIGNATURE_LENGTH;
 /// `Debug` prints `Signature(<128 lowercase hex>)`.
 ///
 /// ```
-/// use tazcom_identity::{Identity, Signature};
+/// use tazcom_identity::{Domain, Identity, Signature};
 ///
-/// let sig = Identity::generate().sign(b"hello");
+/// let sig = Identity::generate().sign(&Domain::new(b"example/1\0"), b"hello");
 /// assert_eq!(Signature::from_bytes(sig.to_bytes()), sig);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,7 +59,8 @@ impl fmt::Debug for Signature {
     }
 }
 
-/// Checks that `sig` is `peer`'s signature of `msg`.
+/// Checks that `sig` is `peer`'s signature of `msg` in `domain` (over
+/// `domain ‖ msg`, as [`Identity::sign`](crate::Identity::sign) makes it).
 ///
 /// Uses strict verification (ed25519-dalek `verify_strict`): besides the
 /// RFC 8032 §5.1.7 check it rejects weak (small-order) public keys and
@@ -69,9 +71,14 @@ impl fmt::Debug for Signature {
 ///
 /// - [`IdentityError::InvalidPeerId`] when `peer` is not a valid Ed25519 public key.
 /// - [`IdentityError::BadSignature`] when the signature does not verify.
-pub fn verify(peer: &PeerId, msg: &[u8], sig: &Signature) -> Result<(), IdentityError> {
+pub fn verify(
+    peer: &PeerId,
+    domain: &Domain,
+    msg: &[u8],
+    sig: &Signature,
+) -> Result<(), IdentityError> {
     let key = peer.verifying_key()?;
-    key.verify_strict(msg, &sig.to_dalek())
+    key.verify_strict(&domain.message(msg), &sig.to_dalek())
         .map_err(|_| IdentityError::BadSignature {
             peer: peer.to_string(),
         })
@@ -107,18 +114,24 @@ impl KeyCache {
         }
     }
 
-    /// Checks that `sig` is `peer`'s signature of `msg`, with `peer`'s
-    /// decoded key taken from the cache (see the type docs for how this
-    /// differs from [`verify`]).
+    /// Checks that `sig` is `peer`'s signature of `msg` in `domain`, with
+    /// `peer`'s decoded key taken from the cache (see the type docs for how
+    /// this differs from [`verify`]).
     ///
     /// # Errors
     /// [`IdentityError::InvalidPeerId`] when `peer` is not a valid Ed25519
     /// key or is a weak (small-order) one; [`IdentityError::BadSignature`]
     /// when the signature does not verify.
-    pub fn verify(&self, peer: &PeerId, msg: &[u8], sig: &Signature) -> Result<(), IdentityError> {
+    pub fn verify(
+        &self,
+        peer: &PeerId,
+        domain: &Domain,
+        msg: &[u8],
+        sig: &Signature,
+    ) -> Result<(), IdentityError> {
         use ed25519_dalek::Verifier;
         self.key(peer)?
-            .verify(msg, &sig.to_dalek())
+            .verify(&domain.message(msg), &sig.to_dalek())
             .map_err(|_| IdentityError::BadSignature {
                 peer: peer.to_string(),
             })

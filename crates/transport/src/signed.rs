@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand_core::{OsRng, RngCore};
 use serde_json::{Map, Value};
-use tazcom_identity::{verify, Identity, IdentityError, KeyCache, PeerId, Signature};
+use tazcom_identity::{verify, Domain, Identity, IdentityError, KeyCache, PeerId, Signature};
 
 /// Domain separation prefix of a signed HELLO's signed bytes: the ASCII text
 /// `TAZCOM-HELLO-v1` and a zero byte (16 bytes). A HELLO signature can never
@@ -143,7 +143,13 @@ pub trait SignedMessage: sealed::Sealed {
     /// [`IdentityError::InvalidPeerId`] when `from` is not an Ed25519 key.
     fn verify_signature(&self) -> Result<(), IdentityError> {
         let parts = self.parts();
-        verify(&parts.from, &self.signed_bytes(), &parts.sig)
+        let (domain, fields) = (Domain::new(Self::DOMAIN), self.signed_bytes());
+        verify(
+            &parts.from,
+            &domain,
+            &fields[Self::DOMAIN.len()..],
+            &parts.sig,
+        )
     }
 
     /// As [`verify_signature`](Self::verify_signature), with `from`'s
@@ -153,7 +159,13 @@ pub trait SignedMessage: sealed::Sealed {
     /// As [`verify_signature`](Self::verify_signature).
     fn verify_signature_with(&self, keys: &KeyCache) -> Result<(), IdentityError> {
         let parts = self.parts();
-        keys.verify(&parts.from, &self.signed_bytes(), &parts.sig)
+        let (domain, fields) = (Domain::new(Self::DOMAIN), self.signed_bytes());
+        keys.verify(
+            &parts.from,
+            &domain,
+            &fields[Self::DOMAIN.len()..],
+            &parts.sig,
+        )
     }
 }
 
@@ -253,7 +265,9 @@ pub(crate) fn sign<M: SignedMessage>(
         port,
         sig,
     };
-    parts.sig = identity.sign(&M::from_parts(parts).signed_bytes());
+    // `signed_bytes` starts with the domain; the identity adds it itself.
+    let signed = M::from_parts(parts).signed_bytes();
+    parts.sig = identity.sign(&Domain::new(M::DOMAIN), &signed[M::DOMAIN.len()..]);
     M::from_parts(parts)
 }
 

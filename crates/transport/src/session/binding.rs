@@ -4,7 +4,10 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use tazcom_identity::{Identity, PeerId, Signature, PEER_ID_LEN, SIGNATURE_LEN};
+use tazcom_identity::{Domain, Identity, PeerId, Signature, PEER_ID_LEN, SIGNATURE_LEN};
+
+/// The binding signature's signing context ([`BINDING_DOMAIN`]).
+const DOMAIN: Domain = Domain::new(BINDING_DOMAIN);
 
 use super::{HandshakeError, BINDING_DOMAIN, BINDING_VERSION, NOISE_KEY_LEN};
 
@@ -121,7 +124,8 @@ impl BindingPayload {
             local,
             remote,
             listen_port,
-            signature: identity.sign(&signed),
+            // `signed_bytes` starts with the domain; the identity adds it.
+            signature: identity.sign(&DOMAIN, &signed[BINDING_DOMAIN.len()..]),
         }
     }
 
@@ -223,8 +227,13 @@ impl BindingPayload {
         our_peer: SocketAddr,
     ) -> Result<(), HandshakeError> {
         let signed = Self::signed_bytes(remote_static, self.local, self.remote, self.listen_port);
-        tazcom_identity::verify(&self.peer, &signed, &self.signature)
-            .map_err(|_| HandshakeError::BadSignature)?;
+        tazcom_identity::verify(
+            &self.peer,
+            &DOMAIN,
+            &signed[BINDING_DOMAIN.len()..],
+            &self.signature,
+        )
+        .map_err(|_| HandshakeError::BadSignature)?;
         if self.peer != *expected {
             return Err(HandshakeError::WrongPeer {
                 expected: *expected,
