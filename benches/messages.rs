@@ -23,9 +23,7 @@
 //! Run: `cargo bench --bench messages` (inside `unshare -n` with `lo` up,
 //! like every bench here). Client and servers share one 2-worker runtime.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,33 +38,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 
-/// Counts live heap bytes; everything else is the system allocator's.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to `System` unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Relaxed);
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/heap.rs"]
+mod heap;
 
 const PROTOCOL: &str = "/bench/1";
 const RTT_ROUNDS: usize = 20_000;
@@ -414,7 +387,7 @@ async fn run() {
     println!("\n### idle_memory: {IDLE_SESSIONS} open idle sessions\n");
     drop((link, _server_link));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = LIVE.load(Relaxed);
+    let before = heap::live_bytes();
     let mut links = Vec::with_capacity(IDLE_SESSIONS);
     for _ in 0..IDLE_SESSIONS {
         links.push(pair.links().await);
@@ -424,7 +397,7 @@ async fn run() {
         client.send(PROTOCOL, vec![1u8; 64]).await.expect("receipt");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let grown = LIVE.load(Relaxed).saturating_sub(before);
+    let grown = heap::live_bytes().saturating_sub(before);
     let per_end = grown as f64 / (2 * IDLE_SESSIONS) as f64;
     println!(
         "heap growth {grown} bytes for {IDLE_SESSIONS} sessions (both ends): {:.0} bytes per session end, {:.0} per pair (target ≤ 16384 per session)",

@@ -4,40 +4,13 @@
 //!
 //! Run: `cargo bench --bench registry_memory`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use tazcom_identity::PeerId;
 use tazcom_registry::{PeerEntry, PeerRegistry, Source};
 
-/// Counts live heap bytes; everything else is the system allocator's.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to `System` unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Relaxed);
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/heap.rs"]
+mod heap;
 
 const PEERS: u32 = 100_000;
 
@@ -65,7 +38,7 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let registry = PeerRegistry::new();
-    let (heap0, rss0) = (LIVE.load(Relaxed), rss_bytes());
+    let (heap0, rss0) = (heap::live_bytes(), rss_bytes());
     rt.block_on(async {
         for chunk in (0..PEERS).collect::<Vec<_>>().chunks(10_000) {
             let mut batch = registry.batch();
@@ -76,7 +49,7 @@ fn main() {
         }
     });
     assert_eq!(registry.len(), PEERS as usize);
-    let heap = LIVE.load(Relaxed) - heap0;
+    let heap = heap::live_bytes() - heap0;
     let per_peer = heap as f64 / f64::from(PEERS);
     println!("registry_memory: peers={PEERS} heap_bytes={heap} bytes_per_peer={per_peer:.0} (target <= 600)");
     if let (Some(a), Some(b)) = (rss0, rss_bytes()) {
